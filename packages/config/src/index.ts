@@ -1,1 +1,51 @@
-export {};
+import { z } from "zod";
+
+// Dev defaults are what `npm start` uses on a developer machine; production must set every secret.
+const DEV_SECRETS_KEY = "ZGV2LW9ubHkta2FuYWwtc2VjcmV0cy1rZXktMzJieXQ="; // 32 bytes, base64, dev only
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default("127.0.0.1"),
+  PUBLIC_URL: z.string().url().optional(),
+  DATABASE_URL: z.string().default("postgres://localhost:5432/kanal"),
+  REDIS_URL: z.string().default("redis://127.0.0.1:6379"),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9-]+$/)
+    .default("kanal"),
+  WHATSAPP_APP_SECRET: z.string().min(1).default("dev-app-secret"),
+  WHATSAPP_VERIFY_TOKEN: z.string().min(1).default("dev-verify-token"),
+  WHATSAPP_API_BASE_URL: z.string().url().default("http://127.0.0.1:3100"),
+  WHATSAPP_API_VERSION: z.string().default("v21.0"),
+  PROVIDER_ADMIN_EMAIL: z.string().email().default("provider@kanal.local"),
+  PROVIDER_ADMIN_PASSWORD: z.string().min(8).default("kanal-provider-admin"),
+  STRIPE_SECRET_KEY: z.string().optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().optional(),
+  STRIPE_API_BASE_URL: z.string().url().optional(),
+  SECRETS_KEY: z.string().default(DEV_SECRETS_KEY),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  WEB_DIST_DIR: z.string().optional(),
+  SESSION_TTL_HOURS: z.coerce.number().positive().default(12),
+  PRESENCE_GRACE_SECONDS: z.coerce.number().positive().default(45),
+});
+
+export type AppConfig = z.infer<typeof envSchema> & { secretsKey: Buffer };
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const secretsKey = Buffer.from(parsed.data.SECRETS_KEY, "base64");
+  if (secretsKey.length !== 32) {
+    throw new ConfigError("SECRETS_KEY must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)");
+  }
+  if (parsed.data.NODE_ENV === "production" && parsed.data.SECRETS_KEY === DEV_SECRETS_KEY) {
+    throw new ConfigError("SECRETS_KEY must be set in production");
+  }
+  return { ...parsed.data, secretsKey };
+}

@@ -1,0 +1,92 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import type { EventHub, Services } from "@kanal/core";
+import type { AppEnv } from "./env";
+import { errorBody, onError, zodFields } from "./errors";
+import { authenticate } from "./middleware/auth";
+import { csrfProtection } from "./middleware/csrf";
+import { registerAuth, type PresenceListener } from "./routes/auth";
+import { registerBankAdmin } from "./routes/bank-admin";
+import { registerCustomers } from "./routes/customers";
+import { registerDocs } from "./routes/docs";
+import { registerEvents } from "./routes/events";
+import { measure, registerOps } from "./routes/ops";
+import { registerTenants } from "./routes/tenants";
+
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+export interface AppHooks {
+  onPresence?: PresenceListener;
+  afterOnboard?: (tenantId: string) => Promise<void>;
+  /** Further route groups (WhatsApp webhooks, conversations, routing, rules …) register here. */
+  extend?: (app: OpenAPIHono<AppEnv>) => void;
+}
+
+/** Builds the whole HTTP app; the entry file only listens, so tests call `app.request()` without a port. */
+export function newApp(services: Services, hub: EventHub, hooks: AppHooks = {}) {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const fields = zodFields(result.error.issues);
+        return c.json(errorBody(c, "invalid_request", "Invalid request", fields), 400);
+      }
+    },
+  });
+
+  app.use("*", requestId({ headerName: "X-Request-Id", generator: () => crypto.randomUUID() }));
+  app.use("*", async (c, next) => {
+    c.set("services", services);
+    c.set("hub", hub);
+    await next();
+  });
+  app.use("*", measure);
+  app.use("*", secureHeaders({ contentSecurityPolicy: undefined, crossOriginEmbedderPolicy: false }));
+  app.use("*", async (c, next) => {
+    await next();
+    c.header("Content-Security-Policy", CONTENT_SECURITY_POLICY);
+  });
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    const ms = Math.round(performance.now() - started);
+    if (c.req.path !== "/healthz" && c.req.path !== "/metrics") {
+      services.logger.info(
+        {
+          requestId: c.get("requestId"),
+          method: c.req.method,
+          route: c.req.routePath,
+          status: c.res.status,
+          ms,
+        },
+        "request",
+      );
+    }
+  });
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: 1024 * 1024,
+      onError: (c) => c.json(errorBody(c, "payload_too_large", "Request body larger than 1 MiB"), 413),
+    }),
+  );
+  app.use("/v1/*", authenticate);
+  app.use("/v1/*", csrfProtection);
+
+  registerOps(app);
+  registerAuth(app, hooks.onPresence);
+  registerTenants(app, hooks.afterOnboard);
+  registerBankAdmin(app);
+  registerCustomers(app);
+  registerEvents(app);
+  hooks.extend?.(app);
+  registerDocs(app);
+
+  app.notFound((c) => c.json(errorBody(c, "not_found", "No such route"), 404));
+  app.onError(onError);
+  return app;
+}
+
+export type KanalApp = ReturnType<typeof newApp>;

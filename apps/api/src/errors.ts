@@ -1,0 +1,83 @@
+import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { AppError, ERROR_STATUS, type ErrorCode, type FieldError } from "@kanal/core";
+import type { AppEnv } from "./env";
+
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]),
+      message: z.string(),
+      requestId: z.string(),
+      fields: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    }),
+  })
+  .openapi("Error");
+
+const errorResponse = (description: string) => ({
+  content: { "application/json": { schema: errorBodySchema } },
+  description,
+});
+
+/** Spread into every route's `responses` so the OpenAPI document lists the shared error shape. */
+export const errorResponses = {
+  400: errorResponse("Invalid request (with the failing fields)"),
+  401: errorResponse("Not signed in"),
+  403: errorResponse("Forbidden"),
+  404: errorResponse("Not found (also for another tenant's objects)"),
+  409: errorResponse("Conflict"),
+  422: errorResponse("Refused by a business rule"),
+  429: errorResponse("Rate limited"),
+} as const;
+
+export function errorBody(c: Context<AppEnv>, code: ErrorCode, message: string, fields?: FieldError[]) {
+  return {
+    error: {
+      code,
+      message,
+      requestId: c.get("requestId") ?? "",
+      ...(fields && fields.length > 0 && { fields }),
+    },
+  };
+}
+
+export function sendError(c: Context<AppEnv>, error: AppError) {
+  if (error.details.retryAfterSeconds) c.header("Retry-After", String(error.details.retryAfterSeconds));
+  return c.json(errorBody(c, error.code, error.message, error.details.fields), error.status);
+}
+
+interface ZodIssueLike {
+  path: PropertyKey[];
+  message: string;
+  code?: string;
+  keys?: string[];
+}
+
+export function zodFields(issues: readonly ZodIssueLike[]): FieldError[] {
+  return issues.flatMap((issue) => {
+    const base = issue.path.map(String).join(".");
+    if (issue.code === "unrecognized_keys" && issue.keys) {
+      return issue.keys.map((k) => ({ path: base ? `${base}.${k}` : k, message: "unknown field" }));
+    }
+    return [{ path: base, message: issue.message }];
+  });
+}
+
+export function onError(error: Error, c: Context<AppEnv>) {
+  if (error instanceof AppError) return sendError(c, error);
+  if (error instanceof HTTPException) {
+    const status = error.status;
+    if (status === 413) return c.json(errorBody(c, "payload_too_large", "Request body too large"), 413);
+    if (status === 400)
+      return c.json(errorBody(c, "invalid_request", error.message || "Malformed request"), 400);
+    if (status === 401) return c.json(errorBody(c, "unauthenticated", "Sign in first"), 401);
+    if (status === 403) return c.json(errorBody(c, "forbidden", error.message || "Forbidden"), 403);
+    if (status === 404) return c.json(errorBody(c, "not_found", "Not found"), 404);
+  }
+  c.get("services")?.logger.error(
+    { err: { name: error.name, message: error.message, stack: error.stack }, requestId: c.get("requestId") },
+    "unhandled error",
+  );
+  return c.json(errorBody(c, "internal", "Internal error"), 500);
+}

@@ -1,0 +1,32 @@
+import { serve } from "@hono/node-server";
+import { loadConfig } from "@kanal/config";
+import { createServices, EventHub } from "@kanal/core";
+import { Redis } from "ioredis";
+import { newApp } from "./app";
+import { apiHooks } from "./hooks";
+import { serveWebConsole } from "./static";
+
+const config = loadConfig();
+const services = createServices(config, { name: "kanal-api", dbPoolSize: 20 });
+const hub = new EventHub(new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }));
+await hub.start();
+const app = newApp(services, hub, { ...apiHooks(services), extend: serveWebConsole(config.WEB_DIST_DIR) });
+
+const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
+  services.logger.info({ port: info.port, host: config.HOST }, "api listening");
+});
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  services.logger.info({ signal }, "api shutting down");
+  // Event streams never end by themselves: stop accepting, end the streams, then drain the rest.
+  server.close();
+  await hub.stop();
+  setTimeout(() => process.exit(0), 5_000).unref();
+  await services.close();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -1,0 +1,82 @@
+import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
+import { resolveTenant, searchCustomers, upsertCustomer } from "@kanal/core";
+import type { AppEnv } from "../env";
+import { errorResponses } from "../errors";
+import { requestContext, requireActor } from "../middleware/auth";
+import { jsonBody, jsonResponse, tenantParam } from "../schemas";
+
+const customerSchema = z
+  .object({
+    id: z.string(),
+    externalRef: z.string().nullable(),
+    name: z.string().nullable(),
+    profileName: z.string().nullable(),
+    waId: z.string().nullable(),
+    advisorUserId: z.string().nullable(),
+    createdAt: z.string(),
+  })
+  .openapi("Customer");
+
+const putCustomer = createRoute({
+  method: "put",
+  path: "/v1/tenants/{tenant}/customers/{externalRef}",
+  tags: ["Customers"],
+  summary: "Create or update a customer by the core banking reference (API key scope customers:write)",
+  request: {
+    params: tenantParam.extend({
+      externalRef: z
+        .string()
+        .regex(/^[A-Za-z0-9._-]{1,64}$/, "1–64 letters, digits, . _ -")
+        .openapi({ param: { name: "externalRef", in: "path" } }),
+    }),
+    ...jsonBody(
+      z.strictObject({
+        name: z.string().min(1).max(200),
+        waId: z
+          .string()
+          .regex(/^\d{6,20}$/, "must be the WhatsApp id (digits, international format without +)"),
+        advisorUserId: z.string().nullable().optional(),
+      }),
+    ),
+  },
+  responses: {
+    200: jsonResponse(z.object({ customer: customerSchema }), "Updated"),
+    201: jsonResponse(z.object({ customer: customerSchema }), "Created"),
+    ...errorResponses,
+  },
+});
+
+const searchRoute = createRoute({
+  method: "get",
+  path: "/v1/tenants/{tenant}/customers",
+  tags: ["Customers"],
+  summary: "Person search by name, phone or reference",
+  request: { params: tenantParam, query: z.object({ q: z.string().max(100).default("") }) },
+  responses: {
+    200: jsonResponse(z.object({ customers: z.array(customerSchema) }), "Customers"),
+    ...errorResponses,
+  },
+});
+
+export function registerCustomers(app: OpenAPIHono<AppEnv>) {
+  app.openapi(putCustomer, async (c) => {
+    const { db } = c.get("services");
+    const ctx = requestContext(c);
+    const { tenant, externalRef } = c.req.valid("param");
+    const access = await resolveTenant(db, ctx.actor, tenant, {
+      roles: ["bank_admin", "bank_agent", "bank_advisor"],
+      scope: "customers:write",
+    });
+    const { customer, created } = await upsertCustomer(db, ctx, access, externalRef, c.req.valid("json"));
+    return created ? c.json({ customer }, 201) : c.json({ customer }, 200);
+  });
+
+  app.openapi(searchRoute, async (c) => {
+    const { db } = c.get("services");
+    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, {
+      roles: ["bank_admin", "bank_agent", "bank_advisor"],
+      scope: "customers:read",
+    });
+    return c.json({ customers: await searchCustomers(db, access, c.req.valid("query").q) }, 200);
+  });
+}

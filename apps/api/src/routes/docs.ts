@@ -1,0 +1,43 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { html, raw } from "hono/html";
+import type { AppEnv } from "../env";
+
+const DOC_CONFIG = {
+  openapi: "3.1.0",
+  info: {
+    title: "Kanal API",
+    version: "1.0.0",
+    description: "WhatsApp customer service for savings banks. Errors: `{error:{code,message,requestId}}`.",
+  },
+};
+
+const escape = (s: string) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+
+export function registerDocs(app: OpenAPIHono<AppEnv>) {
+  app.openAPIRegistry.registerComponent("securitySchemes", "session", {
+    type: "apiKey",
+    in: "cookie",
+    name: "kanal_session",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer" });
+  app.doc31("/openapi.json", DOC_CONFIG);
+
+  // A self-contained reference page (no CDN: works offline and under our strict CSP).
+  app.get("/docs", (c) => {
+    const doc = app.getOpenAPI31Document(DOC_CONFIG);
+    const rows: string[] = [];
+    for (const [path, item] of Object.entries(doc.paths ?? {})) {
+      for (const [method, op] of Object.entries(item ?? {})) {
+        const operation = op as { summary?: string; tags?: string[] };
+        rows.push(
+          `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escape(path)}</code></td><td>${escape(operation.tags?.join(", ") ?? "")}</td><td>${escape(operation.summary ?? "")}</td></tr>`,
+        );
+      }
+    }
+    return c.html(
+      html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Kanal API reference</title></head>
+<body><h1>Kanal API reference</h1><p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
+<table border="1" cellpadding="4"><thead><tr><th>Method</th><th>Path</th><th>Area</th><th>Summary</th></tr></thead><tbody>${raw(rows.join(""))}</tbody></table></body></html>`,
+    );
+  });
+}

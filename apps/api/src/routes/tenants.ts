@@ -1,0 +1,274 @@
+import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
+import {
+  addKscAgent,
+  contractKsc,
+  createKscOrg,
+  listKscOrgs,
+  onboardTenant,
+  requireProvider,
+  resolveTenant,
+} from "@kanal/core";
+import type { AppEnv } from "../env";
+import { errorResponses } from "../errors";
+import { requestContext, requireActor } from "../middleware/auth";
+import {
+  jsonBody,
+  jsonResponse,
+  passwordSchema,
+  slugSchema,
+  tenantParam,
+  tenantSchema,
+  tenantView,
+} from "../schemas";
+
+const timezoneSchema = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat("de-DE", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, "is not an IANA time zone");
+
+const GERMAN_STATES = [
+  "BW",
+  "BY",
+  "BE",
+  "BB",
+  "HB",
+  "HH",
+  "HE",
+  "MV",
+  "NI",
+  "NW",
+  "RP",
+  "SL",
+  "SN",
+  "ST",
+  "SH",
+  "TH",
+] as const;
+
+const createTenantBody = z
+  .strictObject({
+    slug: slugSchema,
+    name: z.string().min(2).max(120),
+    timezone: timezoneSchema.default("Europe/Berlin"),
+    region: z.enum(GERMAN_STATES.map((s) => `DE-${s}`) as [string, ...string[]]).default("DE-BY"),
+    whatsapp: z.strictObject({
+      phoneNumberId: z.string().regex(/^\d{5,30}$/, "must be Meta's numeric phone number id"),
+      wabaId: z.string().regex(/^\d{5,30}$/, "must be Meta's numeric WABA id"),
+      displayPhoneNumber: z.string().min(5).max(30),
+      accessToken: z.string().min(10).max(2000),
+    }),
+    admin: z.strictObject({
+      email: z.email().max(320),
+      name: z.string().min(1).max(120),
+      password: passwordSchema,
+    }),
+  })
+  .openapi("CreateTenant");
+
+const createTenantRoute = createRoute({
+  method: "post",
+  path: "/v1/tenants",
+  tags: ["Provider"],
+  summary: "Onboard a bank (all-or-nothing)",
+  request: jsonBody(createTenantBody),
+  responses: {
+    201: jsonResponse(
+      z.object({ tenant: tenantSchema, admin: z.object({ id: z.string(), email: z.string() }) }),
+      "Onboarded",
+    ),
+    ...errorResponses,
+  },
+});
+
+const listTenantsRoute = createRoute({
+  method: "get",
+  path: "/v1/tenants",
+  tags: ["Provider"],
+  summary: "Banks (all for the provider, own for bank staff)",
+  responses: { 200: jsonResponse(z.object({ tenants: z.array(tenantSchema) }), "Banks"), ...errorResponses },
+});
+
+const getTenantRoute = createRoute({
+  method: "get",
+  path: "/v1/tenants/{tenant}",
+  tags: ["Provider"],
+  summary: "One bank",
+  request: { params: tenantParam },
+  responses: { 200: jsonResponse(z.object({ tenant: tenantSchema }), "Bank"), ...errorResponses },
+});
+
+const contractRoute = createRoute({
+  method: "put",
+  path: "/v1/tenants/{tenant}/ksc",
+  tags: ["Provider"],
+  summary: "Contract a KSC organisation to the bank",
+  request: { params: tenantParam, ...jsonBody(z.strictObject({ kscOrg: slugSchema })) },
+  responses: {
+    200: jsonResponse(z.object({ tenant: z.string(), kscOrg: z.string() }), "Contracted"),
+    ...errorResponses,
+  },
+});
+
+const kscOrgSchema = z
+  .object({
+    id: z.string(),
+    slug: z.string(),
+    name: z.string(),
+    banks: z.array(z.string()),
+    agents: z.array(z.object({ id: z.string(), email: z.string(), name: z.string(), maxChats: z.number() })),
+  })
+  .openapi("KscOrg");
+
+const createKscRoute = createRoute({
+  method: "post",
+  path: "/v1/ksc-orgs",
+  tags: ["Provider"],
+  summary: "Create a KSC organisation",
+  request: jsonBody(z.strictObject({ slug: slugSchema, name: z.string().min(2).max(120) })),
+  responses: {
+    201: jsonResponse(
+      z.object({ kscOrg: z.object({ id: z.string(), slug: z.string(), name: z.string() }) }),
+      "Created",
+    ),
+    ...errorResponses,
+  },
+});
+
+const listKscRoute = createRoute({
+  method: "get",
+  path: "/v1/ksc-orgs",
+  tags: ["Provider"],
+  summary: "KSC organisations with their banks and agents",
+  responses: {
+    200: jsonResponse(z.object({ kscOrgs: z.array(kscOrgSchema) }), "KSC organisations"),
+    ...errorResponses,
+  },
+});
+
+const addAgentRoute = createRoute({
+  method: "post",
+  path: "/v1/ksc-orgs/{org}/agents",
+  tags: ["Provider"],
+  summary: "Add an agent to a KSC organisation",
+  request: {
+    params: z.object({ org: slugSchema.openapi({ param: { name: "org", in: "path" } }) }),
+    ...jsonBody(
+      z.strictObject({
+        email: z.email().max(320),
+        name: z.string().min(1).max(120),
+        password: passwordSchema,
+        maxChats: z.number().int().min(1).max(100).optional(),
+      }),
+    ),
+  },
+  responses: {
+    201: jsonResponse(
+      z.object({
+        user: z.object({
+          id: z.string(),
+          email: z.string(),
+          name: z.string(),
+          kscOrg: z.string(),
+          maxChats: z.number(),
+        }),
+      }),
+      "Created",
+    ),
+    ...errorResponses,
+  },
+});
+
+export function registerTenants(
+  app: OpenAPIHono<AppEnv>,
+  afterOnboard?: (tenantId: string) => Promise<void>,
+) {
+  app.openapi(createTenantRoute, async (c) => {
+    const services = c.get("services");
+    const input = c.req.valid("json");
+    const result = await onboardTenant(
+      {
+        db: services.db,
+        secretsKey: services.config.secretsKey,
+        tenantMigrations: services.tenantMigrations,
+      },
+      requestContext(c),
+      input,
+    );
+    await afterOnboard?.(result.tenant.id);
+    return c.json(
+      { tenant: tenantView(result.tenant), admin: { id: result.admin.id, email: result.admin.email } },
+      201,
+    );
+  });
+
+  app.openapi(listTenantsRoute, async (c) => {
+    const actor = requireActor(c);
+    const { db } = c.get("services");
+    let query = db
+      .withSchema("control")
+      .selectFrom("tenants as t")
+      .leftJoin("ksc_contracts as c", "c.tenant_id", "t.id")
+      .leftJoin("ksc_orgs as k", "k.id", "c.ksc_org_id")
+      .selectAll("t")
+      .select("k.slug as ksc_slug")
+      .orderBy("t.slug");
+    if (actor.kind !== "user") return c.json({ tenants: [] }, 200);
+    if (!actor.memberships.some((m) => m.role === "provider_admin")) {
+      const ids = actor.memberships.flatMap((m) => (m.tenantId ? [m.tenantId] : []));
+      const orgs = actor.memberships.flatMap((m) => (m.kscOrgId ? [m.kscOrgId] : []));
+      if (ids.length === 0 && orgs.length === 0) return c.json({ tenants: [] }, 200);
+      query = query.where((eb) =>
+        eb.or([
+          ...(ids.length ? [eb("t.id", "in", ids)] : []),
+          ...(orgs.length ? [eb("c.ksc_org_id", "in", orgs)] : []),
+        ]),
+      );
+    }
+    const rows = await query.execute();
+    return c.json({ tenants: rows.map((r) => tenantView(r, r.ksc_slug)) }, 200);
+  });
+
+  app.openapi(getTenantRoute, async (c) => {
+    const { tenant } = c.req.valid("param");
+    const { db } = c.get("services");
+    const access = await resolveTenant(db, requireActor(c), tenant, {
+      roles: ["bank_admin", "bank_agent", "bank_advisor", "ksc_agent"],
+      provider: true,
+    });
+    const contract = await db
+      .withSchema("control")
+      .selectFrom("ksc_contracts as c")
+      .innerJoin("ksc_orgs as k", "k.id", "c.ksc_org_id")
+      .select("k.slug")
+      .where("c.tenant_id", "=", access.tenant.id)
+      .executeTakeFirst();
+    return c.json({ tenant: tenantView(access.tenant, contract?.slug ?? null) }, 200);
+  });
+
+  app.openapi(contractRoute, async (c) => {
+    const { tenant } = c.req.valid("param");
+    const { kscOrg } = c.req.valid("json");
+    return c.json(await contractKsc(c.get("services").db, requestContext(c), tenant, kscOrg), 200);
+  });
+
+  app.openapi(createKscRoute, async (c) => {
+    const org = await createKscOrg(c.get("services").db, requestContext(c), c.req.valid("json"));
+    return c.json({ kscOrg: { id: org.id, slug: org.slug, name: org.name } }, 201);
+  });
+
+  app.openapi(listKscRoute, async (c) => {
+    const ctx = requestContext(c);
+    requireProvider(ctx.actor);
+    return c.json({ kscOrgs: await listKscOrgs(c.get("services").db, ctx) }, 200);
+  });
+
+  app.openapi(addAgentRoute, async (c) => {
+    const { org } = c.req.valid("param");
+    const user = await addKscAgent(c.get("services").db, requestContext(c), org, c.req.valid("json"));
+    return c.json({ user }, 201);
+  });
+}

@@ -1,0 +1,2 @@
+export { controlMigrations } from "./control/index";
+export { tenantMigrations } from "./tenant/index";

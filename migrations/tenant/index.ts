@@ -1,0 +1,5 @@
+import type { SchemaMigration } from "@kanal/db/migration";
+import { migration as m0001 } from "./0001_tenant_init";
+
+/** Tenant-schema migrations in the order they apply; the runner brings every bank's schema up to the last. */
+export const tenantMigrations: SchemaMigration[] = [m0001];

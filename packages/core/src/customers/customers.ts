@@ -1,0 +1,146 @@
+import { sql, type Db } from "@kanal/db";
+import { auditTenant } from "../audit";
+import { newId } from "../crypto";
+import { conflict, invalid, uniqueViolation } from "../errors";
+import type { RequestContext } from "../request-context";
+import type { TenantAccess } from "../tenants/access";
+
+export interface CustomerView {
+  id: string;
+  externalRef: string | null;
+  name: string | null;
+  profileName: string | null;
+  waId: string | null;
+  advisorUserId: string | null;
+  createdAt: string;
+}
+
+type CustomerRow = {
+  id: string;
+  external_ref: string | null;
+  name: string | null;
+  profile_name: string | null;
+  wa_id: string | null;
+  advisor_user_id: string | null;
+  created_at: Date;
+};
+
+export function customerView(r: CustomerRow): CustomerView {
+  return {
+    id: r.id,
+    externalRef: r.external_ref,
+    name: r.name,
+    profileName: r.profile_name,
+    waId: r.wa_id,
+    advisorUserId: r.advisor_user_id,
+    createdAt: r.created_at.toISOString(),
+  };
+}
+
+/**
+ * Core banking sync: creates or updates the customer with this reference. A WhatsApp contact that wrote
+ * before the sync (same wa_id, no reference yet) becomes that customer instead of a duplicate.
+ */
+export async function upsertCustomer(
+  db: Db,
+  ctx: RequestContext,
+  access: TenantAccess,
+  externalRef: string,
+  input: { name: string; waId: string; advisorUserId?: string | null },
+): Promise<{ customer: CustomerView; created: boolean }> {
+  if (input.advisorUserId) {
+    const advisor = await db
+      .withSchema("control")
+      .selectFrom("memberships")
+      .select("user_id")
+      .where("tenant_id", "=", access.tenant.id)
+      .where("user_id", "=", input.advisorUserId)
+      .where("role", "in", ["bank_advisor", "bank_agent", "bank_admin"])
+      .executeTakeFirst();
+    if (!advisor)
+      throw invalid("Unknown advisor", [{ path: "advisorUserId", message: "is not a person of this bank" }]);
+  }
+  try {
+    return await db.transaction().execute(async (trx) => {
+      const t = trx.withSchema(access.schema);
+      const existing =
+        (await t
+          .selectFrom("customers")
+          .selectAll()
+          .where("external_ref", "=", externalRef)
+          .forUpdate()
+          .executeTakeFirst()) ??
+        (await t
+          .selectFrom("customers")
+          .selectAll()
+          .where("wa_id", "=", input.waId)
+          .where("external_ref", "is", null)
+          .forUpdate()
+          .executeTakeFirst());
+      const values = {
+        external_ref: externalRef,
+        name: input.name,
+        wa_id: input.waId,
+        ...(input.advisorUserId !== undefined && { advisor_user_id: input.advisorUserId }),
+        updated_at: new Date(),
+      };
+      const row = existing
+        ? await t
+            .updateTable("customers")
+            .set(values)
+            .where("id", "=", existing.id)
+            .returningAll()
+            .executeTakeFirstOrThrow()
+        : await t
+            .insertInto("customers")
+            .values({ id: newId("cus"), ...values })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+      await auditTenant(trx, access.schema, ctx.actor, {
+        action: existing ? "customer.updated" : "customer.created",
+        targetType: "customer",
+        targetId: row.id,
+        details: { externalRef, advisorUserId: input.advisorUserId ?? null },
+        ip: ctx.ip,
+        requestId: ctx.requestId,
+      });
+      return { customer: customerView(row), created: !existing };
+    });
+  } catch (error) {
+    if (uniqueViolation(error) !== null) {
+      throw conflict("waId belongs to another customer", [
+        { path: "waId", message: "belongs to another customer" },
+      ]);
+    }
+    throw error;
+  }
+}
+
+/** Person search by name, phone (wa_id) or reference. */
+export async function searchCustomers(
+  db: Db,
+  access: TenantAccess,
+  q: string,
+  limit = 20,
+): Promise<CustomerView[]> {
+  const term = q.trim();
+  let query = db
+    .withSchema(access.schema)
+    .selectFrom("customers")
+    .selectAll()
+    .orderBy("updated_at", "desc")
+    .limit(limit);
+  if (term) {
+    const like = `%${term.replaceAll("\\", "").replaceAll("%", "").replaceAll("_", "\\_").toLowerCase()}%`;
+    const digits = term.replace(/\D/g, "");
+    query = query.where((eb) =>
+      eb.or([
+        eb(sql`lower(coalesce(name, ''))`, "like", like),
+        eb(sql`lower(coalesce(profile_name, ''))`, "like", like),
+        eb(sql`lower(coalesce(external_ref, ''))`, "like", like),
+        ...(digits.length >= 3 ? [eb("wa_id", "like", `%${digits}%`)] : []),
+      ]),
+    );
+  }
+  return (await query.execute()).map(customerView);
+}

@@ -1,0 +1,106 @@
+import type { Redis } from "ioredis";
+
+export type AgentEventType =
+  | "conversation.assigned"
+  | "conversation.updated"
+  | "message.created"
+  | "message.status";
+
+export interface AgentEvent {
+  id: string;
+  type: AgentEventType;
+  data: Record<string, unknown>;
+}
+
+const STREAM_LEN = 500;
+const CHANNEL = "kanal:events";
+const streamKey = (userId: string) => `kanal:events:${userId}`;
+
+/**
+ * Events for a person go to a short per-person Redis stream (so a reconnecting browser can replay from
+ * Last-Event-ID) and are announced on one pub/sub channel that every API process fans out in memory —
+ * one Redis connection per process, however many browsers are connected.
+ */
+export async function publishToUsers(
+  redis: Redis,
+  userIds: readonly string[],
+  type: AgentEventType,
+  data: Record<string, unknown>,
+): Promise<void> {
+  const unique = [...new Set(userIds)];
+  if (unique.length === 0) return;
+  const payload = JSON.stringify({ type, data });
+  const pipeline = redis.pipeline();
+  for (const userId of unique) {
+    pipeline.xadd(streamKey(userId), "MAXLEN", "~", String(STREAM_LEN), "*", "e", payload);
+  }
+  const results = await pipeline.exec();
+  const announce = redis.pipeline();
+  unique.forEach((userId, i) => {
+    const id = results?.[i]?.[1];
+    if (typeof id === "string") announce.publish(CHANNEL, JSON.stringify({ userId, id, type, data }));
+  });
+  await announce.exec();
+}
+
+export async function replaySince(redis: Redis, userId: string, lastEventId: string): Promise<AgentEvent[]> {
+  const entries = await redis.xrange(streamKey(userId), `(${lastEventId}`, "+", "COUNT", STREAM_LEN);
+  return entries.flatMap(([id, fields]) => {
+    const raw = fields[1];
+    if (!raw) return [];
+    const parsed = JSON.parse(raw) as { type: AgentEventType; data: Record<string, unknown> };
+    return [{ id, type: parsed.type, data: parsed.data }];
+  });
+}
+
+type Listener = (event: AgentEvent) => void;
+
+/** In-process fan-out of the shared channel to the event streams open in this process. */
+export class EventHub {
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private started = false;
+
+  constructor(private readonly subscriber: Redis) {}
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.subscriber.on("message", (_channel: string, message: string) => {
+      const parsed = JSON.parse(message) as {
+        userId: string;
+        id: string;
+        type: AgentEventType;
+        data: Record<string, unknown>;
+      };
+      for (const listener of this.listeners.get(parsed.userId) ?? []) {
+        listener({ id: parsed.id, type: parsed.type, data: parsed.data });
+      }
+    });
+    await this.subscriber.subscribe(CHANNEL);
+  }
+
+  subscribe(userId: string, listener: Listener): () => void {
+    let set = this.listeners.get(userId);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(userId, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(userId);
+    };
+  }
+
+  connectionCount(userId?: string): number {
+    if (userId) return this.listeners.get(userId)?.size ?? 0;
+    let n = 0;
+    for (const set of this.listeners.values()) n += set.size;
+    return n;
+  }
+
+  async stop(): Promise<void> {
+    this.listeners.clear();
+    if (this.started) await this.subscriber.unsubscribe(CHANNEL).catch(() => undefined);
+  }
+}

@@ -1,0 +1,50 @@
+import type { Redis } from "ioredis";
+import { createLogger, type Logger } from "@kanal/config/logger";
+import type { AppConfig } from "@kanal/config";
+import { createDb, type Db, type SchemaMigration } from "@kanal/db";
+import { tenantMigrations } from "@kanal/migrations";
+import { closeQueues, createQueues, producerConnection, type Queues } from "@kanal/queue";
+import { createLucia, type KanalLucia } from "./auth/lucia";
+import { createLoginThrottle, type LoginThrottle } from "./auth/login";
+
+/** Everything a process needs, built once at start and passed down (no module-level singletons). */
+export interface Services {
+  config: AppConfig;
+  db: Db;
+  redis: Redis;
+  queues: Queues;
+  logger: Logger;
+  lucia: KanalLucia;
+  throttle: LoginThrottle;
+  tenantMigrations: readonly SchemaMigration[];
+  close(): Promise<void>;
+}
+
+export function createServices(
+  config: AppConfig,
+  options: { name?: string; dbPoolSize?: number; tenantMigrations?: readonly SchemaMigration[] } = {},
+): Services {
+  const db = createDb(config.DATABASE_URL, {
+    max: options.dbPoolSize ?? 10,
+    application: options.name ?? "kanal",
+  });
+  const redis = producerConnection(config.REDIS_URL);
+  redis.on("error", () => undefined); // surfaced by readiness checks and failing calls, not as crashes
+  const queues = createQueues(redis, config.QUEUE_PREFIX);
+  const secure = config.NODE_ENV === "production" || (config.PUBLIC_URL?.startsWith("https://") ?? false);
+  return {
+    config,
+    db,
+    redis,
+    queues,
+    logger: createLogger(options.name ?? "kanal", config.LOG_LEVEL),
+    lucia: createLucia(db, { secureCookies: secure, ttlHours: config.SESSION_TTL_HOURS }),
+    throttle: createLoginThrottle(redis),
+    tenantMigrations: options.tenantMigrations ?? tenantMigrations,
+    async close() {
+      await closeQueues(queues).catch(() => undefined);
+      redis.disconnect();
+      await db.destroy();
+    },
+  };
+}

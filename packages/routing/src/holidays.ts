@@ -31,7 +31,9 @@ function calendarFor(region: string): Holidays {
   const key = state ?? "";
   let calendar = calendars.get(key);
   if (!calendar) {
-    calendar = state ? new Holidays("DE", state, { languages: "de" }) : new Holidays("DE", { languages: "de" });
+    calendar = state
+      ? new Holidays("DE", state, { languages: "de" })
+      : new Holidays("DE", { languages: "de" });
     calendars.set(key, calendar);
   }
   return calendar;

@@ -39,7 +39,7 @@ export function createServices(
     queues,
     logger: createLogger(options.name ?? "kanal", config.LOG_LEVEL),
     lucia: createLucia(db, { secureCookies: secure, ttlHours: config.SESSION_TTL_HOURS }),
-    throttle: createLoginThrottle(redis),
+    throttle: createLoginThrottle(redis, { prefix: config.QUEUE_PREFIX }),
     tenantMigrations: options.tenantMigrations ?? tenantMigrations,
     async close() {
       await closeQueues(queues).catch(() => undefined);

@@ -11,7 +11,7 @@ const DOC_CONFIG = {
   },
 };
 
-const escape = (s: string) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+const escapeHtml = (s: string) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 
 export function registerDocs(app: OpenAPIHono<AppEnv>) {
   app.openAPIRegistry.registerComponent("securitySchemes", "session", {
@@ -30,7 +30,7 @@ export function registerDocs(app: OpenAPIHono<AppEnv>) {
       for (const [method, op] of Object.entries(item ?? {})) {
         const operation = op as { summary?: string; tags?: string[] };
         rows.push(
-          `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escape(path)}</code></td><td>${escape(operation.tags?.join(", ") ?? "")}</td><td>${escape(operation.summary ?? "")}</td></tr>`,
+          `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escapeHtml(path)}</code></td><td>${escapeHtml(operation.tags?.join(", ") ?? "")}</td><td>${escapeHtml(operation.summary ?? "")}</td></tr>`,
         );
       }
     }

@@ -8,19 +8,20 @@ import { verifyPassword } from "./passwords";
 /** Failed logins are limited per account and per client IP; a success clears the account's counter. */
 export function createLoginThrottle(
   redis: Redis,
-  options: { perAccount?: number; perIp?: number; windowSeconds?: number } = {},
+  options: { perAccount?: number; perIp?: number; windowSeconds?: number; prefix?: string } = {},
 ) {
   const duration = options.windowSeconds ?? 15 * 60;
+  const prefix = options.prefix ?? "kanal";
   const byAccount = new RateLimiterRedis({
     storeClient: redis,
-    keyPrefix: "login:acct",
+    keyPrefix: `${prefix}:login:acct`,
     points: options.perAccount ?? 10,
     duration,
     blockDuration: duration,
   });
   const byIp = new RateLimiterRedis({
     storeClient: redis,
-    keyPrefix: "login:ip",
+    keyPrefix: `${prefix}:login:ip`,
     points: options.perIp ?? 50,
     duration,
     blockDuration: duration,

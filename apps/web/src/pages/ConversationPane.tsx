@@ -1,0 +1,224 @@
+import { useState } from "react";
+import { api, type ConversationDetail, type ConversationView, type Message } from "../api";
+import { Composer, TemplatePicker } from "../components/Composer";
+import { ConversationActions } from "../components/ConversationActions";
+import { MessageList } from "../components/MessageList";
+import { Async } from "../components/ui";
+import { useKanalEvents, useOnReconnect } from "../events";
+import { formatCountdown, WINDOW_MS } from "../format";
+import { useNow, useResource } from "../hooks";
+import { hasKey, useI18n } from "../i18n";
+import { useSession } from "../session";
+import { useTenantInfo } from "../tenants";
+
+function upsertMessage(messages: readonly Message[], message: Message): Message[] {
+  const index = messages.findIndex((m) => m.id === message.id);
+  if (index < 0) return [...messages, message];
+  const next = [...messages];
+  next[index] = { ...next[index], ...message };
+  return next;
+}
+
+/** When the free-form window ends: the server's value, else 24 h after the last customer message. */
+export function windowEnd(conversation: ConversationDetail, messages: readonly Message[]): number | null {
+  if (conversation.windowExpiresAt) return new Date(conversation.windowExpiresAt).getTime();
+  const lastInbound = messages.filter((m) => m.direction === "inbound").at(-1);
+  return lastInbound ? new Date(lastInbound.createdAt).getTime() + WINDOW_MS : null;
+}
+
+export function ConversationPane({ tenant, conversationId }: { tenant: string; conversationId: string }) {
+  const resource = useResource(() => api.conversation(tenant, conversationId), [tenant, conversationId]);
+  const { setData, reload } = resource;
+
+  useKanalEvents((event) => {
+    const data = event.data;
+    if (data.tenant !== tenant || data.conversationId !== conversationId) return;
+    if (event.type === "message.created") {
+      const message = data.message as Message | undefined;
+      if (message && typeof message.id === "string" && typeof message.createdAt === "string") {
+        setData((view) => view && { ...view, messages: upsertMessage(view.messages, message) });
+        // A customer message reopens the 24-hour window; the server value is authoritative.
+        if (message.direction === "inbound") void reload();
+      } else {
+        void reload();
+      }
+    } else if (event.type === "message.status") {
+      const messageId = data.messageId ?? (data.message as Message | undefined)?.id;
+      const status = data.status ?? (data.message as Message | undefined)?.status;
+      if (typeof messageId === "string" && typeof status === "string") {
+        setData((view) => {
+          if (!view?.messages.some((m) => m.id === messageId)) {
+            void reload();
+            return view;
+          }
+          const error = (data.error ?? null) as Message["error"];
+          return {
+            ...view,
+            messages: view.messages.map((m) => (m.id === messageId ? { ...m, status, error } : m)),
+          };
+        });
+      } else {
+        void reload();
+      }
+    } else {
+      void reload();
+    }
+  });
+  useOnReconnect(() => void reload());
+
+  return (
+    <Async resource={resource}>
+      {(view) => (
+        <ConversationBody
+          tenant={tenant}
+          view={view}
+          onSent={(message) =>
+            setData(
+              (current) => current && { ...current, messages: upsertMessage(current.messages, message) },
+            )
+          }
+          onChanged={() => void reload()}
+        />
+      )}
+    </Async>
+  );
+}
+
+function ConversationBody({
+  tenant,
+  view,
+  onSent,
+  onChanged,
+}: {
+  tenant: string;
+  view: ConversationView;
+  onSent: (message: Message) => void;
+  onChanged: () => void;
+}) {
+  const { t } = useI18n();
+  const { state } = useSession();
+  const bank = useTenantInfo(tenant);
+  const now = useNow(1000);
+  const [refusedWindow, setRefusedWindow] = useState(false);
+  const { conversation, messages } = view;
+  const agentName = state.status === "authenticated" ? state.me.user.name : "";
+  const end = windowEnd(conversation, messages);
+  const windowOpen = end === null ? true : end > now;
+  const closed = conversation.status === "closed";
+  const statusKey = `status.${conversation.status}`;
+  const handledKey = `handledBy.${conversation.handledBy}`;
+
+  return (
+    <div className="conversation" data-testid="conversation" data-conversation-id={conversation.id}>
+      <div className="conversation-main">
+        <header className="conversation-header">
+          <h2>{t("conv.title", { name: conversation.customer.name || conversation.customer.waId })}</h2>
+          <span className="bank-label" data-testid="conversation-bank">
+            {bank.name}
+          </span>
+          <span className={`badge badge-${conversation.status}`}>
+            {hasKey(statusKey) ? t(statusKey) : conversation.status}
+          </span>
+          <span
+            className={`window ${windowOpen ? "window-open" : "window-closed"}`}
+            data-testid="window-countdown"
+            data-open={windowOpen}
+          >
+            {t("conv.window")}:{" "}
+            {end === null
+              ? t("common.none")
+              : windowOpen
+                ? t("conv.windowOpen", { time: formatCountdown(end - now) })
+                : t("conv.windowClosed")}
+          </span>
+        </header>
+        <MessageList messages={messages} history={view.history} timeZone={bank.timezone} />
+        {closed ? <p className="notice">{t("composer.closed")}</p> : null}
+        {!windowOpen || refusedWindow || closed ? (
+          <TemplatePicker
+            tenant={tenant}
+            conversationId={conversation.id}
+            onSent={onSent}
+            authorName={agentName}
+          />
+        ) : null}
+        {windowOpen && !closed ? (
+          <Composer
+            tenant={tenant}
+            conversationId={conversation.id}
+            context={{ customerName: conversation.customer.name, agentName, bankName: bank.name }}
+            onSent={onSent}
+            onWindowClosed={() => setRefusedWindow(true)}
+          />
+        ) : null}
+      </div>
+      <aside className="side-panel" aria-label={t("conv.details")} data-testid="conversation-details">
+        <section className="panel-section">
+          <h3>{t("conv.customer")}</h3>
+          <dl>
+            <dt>{t("conv.customer")}</dt>
+            <dd data-testid="customer-name">{conversation.customer.name || t("common.none")}</dd>
+            <dt>{t("conv.phone")}</dt>
+            <dd>{conversation.customer.waId}</dd>
+            <dt>{t("conv.handledBy")}</dt>
+            <dd>{hasKey(handledKey) ? t(handledKey) : conversation.handledBy}</dd>
+            <dt>{t("conv.topic")}</dt>
+            <dd data-testid="conversation-topic">{conversation.topic || t("common.none")}</dd>
+          </dl>
+        </section>
+        <section className="panel-section" data-testid="routing-panel">
+          <h3>{t("conv.routing")}</h3>
+          <KeyValues
+            value={conversation.routing}
+            labels={{ reason: t("conv.routingReason"), rule: t("conv.rule") }}
+          />
+        </section>
+        {conversation.guidance ? (
+          <section className="panel-section guidance" data-testid="guidance-panel">
+            <h3>{t("conv.guidance")}</h3>
+            <KeyValues value={conversation.guidance} labels={{}} />
+          </section>
+        ) : null}
+        <ConversationActions
+          tenant={tenant}
+          conversationId={conversation.id}
+          closed={closed}
+          onChanged={onChanged}
+        />
+      </aside>
+    </div>
+  );
+}
+
+/** Routing reasons and rule guidance are open-ended objects; show them readably. */
+function KeyValues({ value, labels }: { value: unknown; labels: Record<string, string> }) {
+  const { t } = useI18n();
+  if (value === null || value === undefined || value === "")
+    return <p className="muted">{t("common.none")}</p>;
+  if (typeof value !== "object") return <p>{String(value)}</p>;
+  if (Array.isArray(value)) {
+    return (
+      <ul className="plain-list">
+        {value.map((item, index) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: static read-only list
+          <li key={index}>
+            {typeof item === "object" ? <KeyValues value={item} labels={labels} /> : String(item)}
+          </li>
+        ))}
+      </ul>
+    );
+  }
+  const entries = Object.entries(value as Record<string, unknown>).filter(
+    ([, v]) => v !== undefined && v !== null,
+  );
+  return (
+    <dl>
+      {entries.map(([key, entry]) => (
+        <div key={key} className="kv">
+          <dt>{labels[key] ?? key}</dt>
+          <dd>{typeof entry === "object" ? <KeyValues value={entry} labels={labels} /> : String(entry)}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}

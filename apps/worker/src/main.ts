@@ -1,0 +1,22 @@
+import { loadConfig } from "@kanal/config";
+import { createServices } from "@kanal/core";
+import { processors } from "./processors/index";
+import { startWorkers } from "./worker";
+
+const config = loadConfig();
+const services = createServices(config, { name: "kanal-worker", dbPoolSize: 16 });
+const running = await startWorkers(services, processors);
+services.logger.info({ queues: running.workers.map((w) => w.name) }, "worker started");
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  services.logger.info({ signal }, "worker shutting down");
+  setTimeout(() => process.exit(1), 15_000).unref();
+  await running.close();
+  await services.close();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

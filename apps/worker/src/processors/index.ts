@@ -1,0 +1,5 @@
+import type { Processor } from "../registry";
+import { presenceProcessor } from "./maintenance/presence";
+
+/** Every processor of the worker; each feature adds its own here. */
+export const processors: Processor[] = [presenceProcessor];

@@ -7,7 +7,10 @@ export function errorMessage(t: Translate, error: unknown): string {
   if (error instanceof ApiError) {
     const key = `error.${error.code}`;
     const ours = hasKey(key) ? t(key) : undefined;
-    if (ours && error.message && error.code !== "invalid_credentials" && error.code !== "network_error") {
+    // Field errors are shown beside their fields; the form line then only needs our summary.
+    const detailed =
+      error.code !== "invalid_credentials" && error.code !== "network_error" && !error.fields.length;
+    if (ours && error.message && detailed) {
       return ours === error.message ? ours : `${ours} ${error.message}`;
     }
     return ours ?? (error.message || t("error.generic"));

@@ -17,9 +17,11 @@ const UMLAUT_IN_PATTERN: Record<string, string> = {
 };
 
 /**
- * Patterns run against folded text (lower case, umlauts as ae/oe/ue/ss), so umlauts an
- * admin typed in a pattern are folded the same way. Inside a character class ("[äa]")
- * they are left alone: a class matches one character and cannot hold "ae".
+ * Patterns run against folded text (lower case, umlauts as ae/oe/ue/ss), so the source
+ * is folded the same way: letters are lowered (escapes such as \D, \S, \p{Lu} are kept)
+ * and umlauts become "(?:ae)" etc. This lets the regex run without the "i" flag, which
+ * together with "u" is about ten times slower in V8. Inside a character class ("[äa]")
+ * umlauts stay single characters: a class matches one character and cannot hold "ae".
  */
 export function foldPatternSource(source: string): string {
   let out = "";
@@ -27,22 +29,31 @@ export function foldPatternSource(source: string): string {
   for (let i = 0; i < source.length; i++) {
     const ch = source[i] as string;
     if (ch === "\\") {
-      out += ch + (source[i + 1] ?? "");
+      const next = source[i + 1] ?? "";
+      if ((next === "p" || next === "P") && source[i + 2] === "{") {
+        // Unicode property escape: copy verbatim, names are case-sensitive.
+        const close = source.indexOf("}", i + 2);
+        const end = close === -1 ? source.length : close + 1;
+        out += source.slice(i, end);
+        i = end - 1;
+        continue;
+      }
+      out += ch + next;
       i++;
       continue;
     }
     if (inClass) {
       if (ch === "]") inClass = false;
-      out += ch;
+      out += ch.toLowerCase();
       continue;
     }
     if (ch === "[") inClass = true;
-    out += UMLAUT_IN_PATTERN[ch] ?? ch;
+    out += UMLAUT_IN_PATTERN[ch] ?? ch.toLowerCase();
   }
   return out;
 }
 
-export const PATTERN_FLAGS = "iu";
+export const PATTERN_FLAGS = "u";
 
 /** Returns the German reason a pattern is unusable, or undefined when it is fine. */
 export function patternProblem(source: string): string | undefined {

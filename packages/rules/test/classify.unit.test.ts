@@ -149,6 +149,15 @@ describe("priorities and ties", () => {
     expect(result.matched[0]).toMatchObject({ kind: "pattern", excerpt: "50 Euro ueberweis" });
   });
 
+  it("patterns are case-insensitive and fold umlauts without the slow i flag", () => {
+    const book = compileRuleBook(
+      bookWith([{ ...baseRule, id: "gross", topic: "Groß", patterns: ["ÜBERWEIS\\w*\\s+\\D+"] }]),
+    );
+    expect(classify(book, "überweisung bitte").ruleId).toBe("gross");
+    expect(classify(book, "UEBERWEISUNG BITTE").ruleId).toBe("gross");
+    expect(classify(book, "Überweisung 123").ruleId).toBe("fallback");
+  });
+
   it("explainMatch lists every matching rule best first and marks the winner", () => {
     const book = compileRuleBook(
       bookWith([

@@ -55,6 +55,8 @@ export function foldPatternSource(source: string): string {
 
 export const PATTERN_FLAGS = "u";
 
+const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,)/;
+
 /** Returns the German reason a pattern is unusable, or undefined when it is fine. */
 export function patternProblem(source: string): string | undefined {
   let regex: RegExp;
@@ -62,6 +64,11 @@ export function patternProblem(source: string): string | undefined {
     regex = new RegExp(foldPatternSource(source), PATTERN_FLAGS);
   } catch (error) {
     return `Ungültiger regulärer Ausdruck: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  // Nested repetition ("(a+)+", "(\\w*\\s?)*") can take exponential time on a crafted message,
+  // and every inbound message runs through every pattern.
+  if (NESTED_QUANTIFIER.test(source)) {
+    return "Verschachtelte Wiederholungen wie (a+)+ sind nicht erlaubt (zu langsam bei manchen Nachrichten).";
   }
   // A pattern that matches the empty text would match every message.
   if (regex.test("")) return "Das Muster passt auf jede Nachricht (auch auf leeren Text).";

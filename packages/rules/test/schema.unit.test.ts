@@ -43,6 +43,15 @@ describe("ruleSchema", () => {
     expect(ruleSchema.safeParse({ ...validRule, patterns: ["(unclosed"] }).success).toBe(false);
     expect(ruleSchema.safeParse({ ...validRule, patterns: ["a*"] }).success).toBe(false);
     expect(ruleSchema.safeParse({ ...validRule, patterns: ["über\\w+"] }).success).toBe(true);
+    expect(ruleSchema.safeParse({ ...validRule, patterns: ["(?:karte|konto)\\s+(?:weg)?"] }).success).toBe(
+      true,
+    );
+  });
+
+  it("refuses nested repetition that could hang on a crafted message", () => {
+    for (const pattern of ["(a+)+b", "(\\w*\\s?)*x", "(?:ab*){2,}"]) {
+      expect(ruleSchema.safeParse({ ...validRule, patterns: [pattern] }).success).toBe(false);
+    }
   });
 
   it("checks the redirect phone number", () => {

@@ -1,3 +1,4 @@
+import type { NumberSettings } from "./options";
 import { createSimulator } from "./app";
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -9,7 +10,19 @@ function numberFromEnv(name: string, fallback: number): number {
   return value;
 }
 
+/** `SIM_NUMBERS="100000000000001=+49 89 1000001,100000000000002"`: business numbers to show on the phone page. */
+function numbersFromEnv(raw: string | undefined): Record<string, NumberSettings> {
+  const numbers: Record<string, NumberSettings> = {};
+  for (const item of (raw ?? "").split(",")) {
+    const [phoneNumberId, displayPhoneNumber] = item.split("=").map((part) => part.trim());
+    if (!phoneNumberId) continue;
+    numbers[phoneNumberId] = displayPhoneNumber ? { displayPhoneNumber } : {};
+  }
+  return numbers;
+}
+
 const simulator = createSimulator({
+  numbers: numbersFromEnv(process.env.SIM_NUMBERS),
   webhookUrl: process.env.KANAL_WEBHOOK_URL || "http://127.0.0.1:3000/webhooks/whatsapp",
   appSecret: process.env.WHATSAPP_APP_SECRET || "dev-app-secret",
   statusDelayMs: numberFromEnv("SIM_STATUS_DELAY_MS", 300),

@@ -144,7 +144,9 @@ export class SimulatorState {
     const digits = phoneNumberId.replace(/\D/g, "");
     return {
       phoneNumberId,
-      displayPhoneNumber: settings.displayPhoneNumber ?? `4989${digits.slice(-7).padStart(7, "0")}`,
+      // Webhooks carry the display number as bare digits ("+49 89 1000001" → "49891000001").
+      displayPhoneNumber:
+        settings.displayPhoneNumber?.replace(/\D/g, "") || `4989${digits.slice(-7).padStart(7, "0")}`,
       wabaId: settings.wabaId ?? `1${digits.slice(-14).padStart(14, "0")}`,
     };
   }

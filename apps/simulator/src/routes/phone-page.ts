@@ -16,6 +16,8 @@ export function registerPhonePage(app: Hono): void {
   app.get("/phone.js", (c) =>
     c.body(script, 200, { ...securityHeaders, "content-type": "text/javascript; charset=utf-8" }),
   );
+  // Browsers ask for it on their own; an empty answer keeps the console free of errors.
+  app.get("/favicon.ico", (c) => c.body(null, 204));
   app.get("/phone.css", (c) =>
     c.body(styles, 200, { ...securityHeaders, "content-type": "text/css; charset=utf-8" }),
   );

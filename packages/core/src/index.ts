@@ -16,3 +16,4 @@ export * from "./tenants/access";
 export * from "./tenants/onboard";
 export * from "./customers/customers";
 export * from "./people/provider";
+export * from "./rsk/index";

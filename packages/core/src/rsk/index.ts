@@ -1,0 +1,2 @@
+export * from "./draft-check";
+export * from "./rule-book";

@@ -10,8 +10,11 @@ import { csrfProtection } from "./middleware/csrf";
 import { registerAuth, type PresenceListener } from "./routes/auth";
 import { registerBankAdmin } from "./routes/bank-admin";
 import { registerCustomers } from "./routes/customers";
+import { registerDataProtection } from "./routes/data-protection";
 import { registerDocs } from "./routes/docs";
 import { registerEvents } from "./routes/events";
+import { registerRules } from "./routes/rules";
+import { registerSnippets } from "./routes/snippets";
 import { measure, registerOps } from "./routes/ops";
 import { registerTenants } from "./routes/tenants";
 
@@ -81,6 +84,9 @@ export function newApp(services: Services, hub: EventHub, hooks: AppHooks = {}) 
   registerBankAdmin(app);
   registerCustomers(app);
   registerEvents(app);
+  registerRules(app);
+  registerSnippets(app);
+  registerDataProtection(app);
   hooks.extend?.(app);
   registerDocs(app);
 

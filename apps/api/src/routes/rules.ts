@@ -1,0 +1,326 @@
+import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
+import {
+  changeRuleBook,
+  checkRuleText,
+  conversationGuidance,
+  currentRuleBook,
+  invalid,
+  listRuleBookVersions,
+  notFound,
+  resolveTenant,
+  ruleBookVersion,
+  topicCounts,
+} from "@kanal/core";
+import type { AppEnv } from "../env";
+import { errorResponses } from "../errors";
+import { requestContext, requireActor } from "../middleware/auth";
+import { jsonBody, jsonResponse, tenantParam } from "../schemas";
+
+const ADMIN = { roles: ["bank_admin"] as const };
+/** Agents (and the contracted KSC's agents) work by the current book, so they may read it. */
+const READERS = { roles: ["bank_admin", "bank_agent", "bank_advisor", "ksc_agent"] as const };
+const BANK_STAFF = { roles: ["bank_admin", "bank_agent", "bank_advisor"] as const };
+
+const idParam = (name: string) =>
+  z
+    .string()
+    .min(1)
+    .max(100)
+    .openapi({ param: { name, in: "path" } });
+
+// The rule's own shape is validated by @kanal/rules (German messages per field); documented here loosely.
+const ruleBody = z.record(z.string(), z.unknown()).openapi("RuleInput", {
+  description:
+    "id, topic, keywords[], patterns[], priority, handling (bank_only|ksc_allowed), allowedDataClasses[], allowedSnippetIds[], freeTextAllowed, action {type: answer|offer_callback|handover_to_advisor|redirect_to_phone, phoneNumber?, reason?}, guidance, isDefault?",
+});
+const ruleSchemaOut = z.record(z.string(), z.unknown()).openapi("Rule");
+const ruleBookOut = z
+  .object({
+    version: z.number(),
+    createdAt: z.string(),
+    createdBy: z.string().nullable(),
+    rules: z.array(ruleSchemaOut),
+  })
+  .openapi("RuleBook");
+
+const getRules = createRoute({
+  method: "get",
+  path: "/v1/tenants/{tenant}/rules",
+  tags: ["Rules"],
+  summary: "The current rule book (reaction-structure concept)",
+  request: { params: tenantParam },
+  responses: { 200: jsonResponse(ruleBookOut, "Current rule book"), ...errorResponses },
+});
+
+const replaceRules = createRoute({
+  method: "put",
+  path: "/v1/tenants/{tenant}/rules",
+  tags: ["Rules"],
+  summary: "Publish a whole rule book (new version)",
+  request: {
+    params: tenantParam,
+    ...jsonBody(z.strictObject({ rules: z.array(ruleBody).min(1).max(1000) })),
+  },
+  responses: { 200: jsonResponse(ruleBookOut, "New version"), ...errorResponses },
+});
+
+const createRule = createRoute({
+  method: "post",
+  path: "/v1/tenants/{tenant}/rules",
+  tags: ["Rules"],
+  summary: "Add a rule (new version)",
+  request: { params: tenantParam, ...jsonBody(ruleBody) },
+  responses: {
+    201: jsonResponse(z.object({ version: z.number(), rule: ruleSchemaOut }), "Created"),
+    ...errorResponses,
+  },
+});
+
+const listVersions = createRoute({
+  method: "get",
+  path: "/v1/tenants/{tenant}/rules/versions",
+  tags: ["Rules"],
+  summary: "All versions of the rule book, newest first",
+  request: { params: tenantParam },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        versions: z.array(
+          z.object({
+            version: z.number(),
+            createdAt: z.string(),
+            createdBy: z.string().nullable(),
+            ruleCount: z.number(),
+          }),
+        ),
+      }),
+      "Versions",
+    ),
+    ...errorResponses,
+  },
+});
+
+const getVersion = createRoute({
+  method: "get",
+  path: "/v1/tenants/{tenant}/rules/versions/{version}",
+  tags: ["Rules"],
+  summary: "One (old) version of the rule book",
+  request: {
+    params: tenantParam.extend({
+      version: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .openapi({ param: { name: "version", in: "path" } }),
+    }),
+  },
+  responses: { 200: jsonResponse(ruleBookOut, "Rule book version"), ...errorResponses },
+});
+
+const checkText = createRoute({
+  method: "post",
+  path: "/v1/tenants/{tenant}/rules/check",
+  tags: ["Rules"],
+  summary: "Which rule matches this text, and why (optionally against unpublished rules)",
+  request: {
+    params: tenantParam,
+    ...jsonBody(
+      z.strictObject({
+        text: z.string().min(1).max(4096),
+        rules: z.array(ruleBody).min(1).max(1000).optional(),
+        version: z.number().int().min(1).optional(),
+      }),
+    ),
+  },
+  responses: {
+    200: jsonResponse(z.record(z.string(), z.unknown()).openapi("RuleCheck"), "Explanation"),
+    ...errorResponses,
+  },
+});
+
+const getRule = createRoute({
+  method: "get",
+  path: "/v1/tenants/{tenant}/rules/{id}",
+  tags: ["Rules"],
+  summary: "One rule of the current book",
+  request: { params: tenantParam.extend({ id: idParam("id") }) },
+  responses: {
+    200: jsonResponse(z.object({ version: z.number(), rule: ruleSchemaOut }), "Rule"),
+    ...errorResponses,
+  },
+});
+
+const patchRule = createRoute({
+  method: "patch",
+  path: "/v1/tenants/{tenant}/rules/{id}",
+  tags: ["Rules"],
+  summary: "Change a rule (new version)",
+  request: { params: tenantParam.extend({ id: idParam("id") }), ...jsonBody(ruleBody) },
+  responses: {
+    200: jsonResponse(z.object({ version: z.number(), rule: ruleSchemaOut }), "Updated"),
+    ...errorResponses,
+  },
+});
+
+const deleteRule = createRoute({
+  method: "delete",
+  path: "/v1/tenants/{tenant}/rules/{id}",
+  tags: ["Rules"],
+  summary: "Remove a rule (new version; the default rule cannot be removed)",
+  request: { params: tenantParam.extend({ id: idParam("id") }) },
+  responses: { 200: jsonResponse(z.object({ version: z.number() }), "Removed"), ...errorResponses },
+});
+
+const guidance = createRoute({
+  method: "get",
+  path: "/v1/tenants/{tenant}/conversations/{id}/guidance",
+  tags: ["Rules"],
+  summary: "The conversation's topic and what the rule allows the agent",
+  request: { params: tenantParam.extend({ id: idParam("id") }) },
+  responses: {
+    200: jsonResponse(
+      z.object({ guidance: z.record(z.string(), z.unknown()).openapi("Guidance") }),
+      "Guidance",
+    ),
+    ...errorResponses,
+  },
+});
+
+const DAY_MS = 86_400_000;
+const MAX_PERIOD_DAYS = 400;
+
+const topicStats = createRoute({
+  method: "get",
+  path: "/v1/tenants/{tenant}/stats/topics",
+  tags: ["Rules"],
+  summary: "Top requests: conversations and messages per topic in a period (default: last 30 days)",
+  request: {
+    params: tenantParam,
+    query: z.object({
+      from: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+      to: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+    }),
+  },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        from: z.string(),
+        to: z.string(),
+        totalConversations: z.number(),
+        topics: z.array(
+          z.object({
+            ruleId: z.string(),
+            topic: z.string(),
+            conversations: z.number(),
+            messages: z.number(),
+          }),
+        ),
+      }),
+      "Counts",
+    ),
+    ...errorResponses,
+  },
+});
+
+export function registerRules(app: OpenAPIHono<AppEnv>) {
+  app.openapi(getRules, async (c) => {
+    const { db } = c.get("services");
+    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, READERS);
+    return c.json(await currentRuleBook(db, access), 200);
+  });
+
+  app.openapi(replaceRules, async (c) => {
+    const { db } = c.get("services");
+    const ctx = requestContext(c);
+    const access = await resolveTenant(db, ctx.actor, c.req.valid("param").tenant, ADMIN);
+    const { book } = await changeRuleBook(db, ctx, access, {
+      kind: "replaced",
+      rules: c.req.valid("json").rules,
+    });
+    return c.json(book, 200);
+  });
+
+  app.openapi(createRule, async (c) => {
+    const { db } = c.get("services");
+    const ctx = requestContext(c);
+    const access = await resolveTenant(db, ctx.actor, c.req.valid("param").tenant, ADMIN);
+    const { version, rule } = await changeRuleBook(db, ctx, access, {
+      kind: "created",
+      rule: c.req.valid("json"),
+    });
+    return c.json({ version, rule: rule ?? {} }, 201);
+  });
+
+  app.openapi(listVersions, async (c) => {
+    const { db } = c.get("services");
+    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, READERS);
+    return c.json({ versions: await listRuleBookVersions(db, access) }, 200);
+  });
+
+  app.openapi(getVersion, async (c) => {
+    const { db } = c.get("services");
+    const { tenant, version } = c.req.valid("param");
+    const access = await resolveTenant(db, requireActor(c), tenant, READERS);
+    return c.json(await ruleBookVersion(db, access, version), 200);
+  });
+
+  app.openapi(checkText, async (c) => {
+    const { db } = c.get("services");
+    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, ADMIN);
+    return c.json(await checkRuleText(db, access, c.req.valid("json")), 200);
+  });
+
+  app.openapi(getRule, async (c) => {
+    const { db } = c.get("services");
+    const { tenant, id } = c.req.valid("param");
+    const access = await resolveTenant(db, requireActor(c), tenant, READERS);
+    const book = await currentRuleBook(db, access);
+    const rule = book.rules.find((r) => r.id === id);
+    if (!rule) throw notFound("Rule");
+    return c.json({ version: book.version, rule }, 200);
+  });
+
+  app.openapi(patchRule, async (c) => {
+    const { db } = c.get("services");
+    const ctx = requestContext(c);
+    const { tenant, id } = c.req.valid("param");
+    const access = await resolveTenant(db, ctx.actor, tenant, ADMIN);
+    const { version, rule } = await changeRuleBook(db, ctx, access, {
+      kind: "updated",
+      ruleId: id,
+      patch: c.req.valid("json"),
+    });
+    return c.json({ version, rule: rule ?? {} }, 200);
+  });
+
+  app.openapi(deleteRule, async (c) => {
+    const { db } = c.get("services");
+    const ctx = requestContext(c);
+    const { tenant, id } = c.req.valid("param");
+    const access = await resolveTenant(db, ctx.actor, tenant, ADMIN);
+    const { version } = await changeRuleBook(db, ctx, access, { kind: "deleted", ruleId: id });
+    return c.json({ version }, 200);
+  });
+
+  app.openapi(guidance, async (c) => {
+    const { db } = c.get("services");
+    const actor = requireActor(c);
+    const { tenant, id } = c.req.valid("param");
+    const access = await resolveTenant(db, actor, tenant, READERS);
+    const viewer = actor.kind === "user" ? actor.userId : null;
+    return c.json({ guidance: { ...(await conversationGuidance(db, access, id, viewer)) } }, 200);
+  });
+
+  app.openapi(topicStats, async (c) => {
+    const { db } = c.get("services");
+    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, BANK_STAFF);
+    const query = c.req.valid("query");
+    const to = query.to ? new Date(query.to) : new Date();
+    const from = query.from ? new Date(query.from) : new Date(to.getTime() - 30 * DAY_MS);
+    if (from >= to) throw invalid("Invalid period", [{ path: "from", message: "must be before to" }]);
+    if (to.getTime() - from.getTime() > MAX_PERIOD_DAYS * DAY_MS) {
+      throw invalid("Period too long", [{ path: "from", message: `at most ${MAX_PERIOD_DAYS} days` }]);
+    }
+    return c.json(await topicCounts(db, access, { from, to }), 200);
+  });
+}

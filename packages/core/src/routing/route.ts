@@ -1,0 +1,334 @@
+import type { Transaction, Database } from "@kanal/db";
+import { sql } from "@kanal/db";
+import {
+  type AdvisorCode,
+  decideRouting,
+  type HandledBy,
+  type QueueSide,
+  type RoutingCandidate,
+  type RoutingDecision,
+} from "@kanal/routing";
+import type { Services } from "../services";
+import {
+  type BankRoutingContext,
+  type LoadedAgent,
+  loadBankRoutingContext,
+  loadRoutingAgents,
+} from "./context";
+import { noEffects, type RoutingEffects, runEffects } from "./effects";
+import { claimAgentSlot, lockBankRouting } from "./locks";
+
+export type RoutingTrigger = "new" | "reopen" | "unanswered" | "requeue";
+
+export interface RouteConversationInput {
+  tenantId: string;
+  conversationId: string;
+  trigger: RoutingTrigger | string;
+}
+
+export interface RoutingOutcome {
+  status: "assigned" | "queued" | "skipped";
+  conversationId: string;
+  tenantId: string;
+  assigneeUserId: string | null;
+  queue: QueueSide | null;
+  handledBy: HandledBy | null;
+  rule: string | null;
+  reason: string | null;
+  /** Why nothing was done (already routed, closed, unknown). */
+  skipped?: string;
+}
+
+/** More candidates than this and offline KSC agents are left out of the stored explanation. */
+const MAX_STORED_CANDIDATES = 40;
+/** A chosen agent can fill up between the snapshot and the claim; re-decide this often at most. */
+const CLAIM_ATTEMPTS = 5;
+
+/** The JSON stored in conversations.routing and shown on the conversation (`routing.reason`). */
+export function routingSummary(
+  decision: Pick<RoutingDecision, "mode" | "rule" | "reason" | "reasonDe" | "candidates" | "target"> &
+    Partial<Pick<RoutingDecision, "nextOpening" | "closedPeriodKey" | "addressedAdvisor" | "opening">>,
+  trigger: string,
+  now: Date,
+): Record<string, unknown> {
+  return {
+    mode: decision.mode,
+    rule: decision.rule,
+    reason: decision.reason,
+    reasonDe: decision.reasonDe,
+    target: decision.target,
+    candidates: trimCandidates(decision.candidates),
+    trigger,
+    decidedAt: now.toISOString(),
+    nextOpening: decision.nextOpening?.toISOString() ?? null,
+    closedPeriodKey: decision.closedPeriodKey ?? null,
+    addressedAdvisor: decision.addressedAdvisor ?? null,
+    opening: decision.opening
+      ? {
+          open: decision.opening.open,
+          reason: decision.opening.reason,
+          holidayName: decision.opening.holidayName ?? null,
+        }
+      : null,
+  };
+}
+
+function trimCandidates(candidates: readonly RoutingCandidate[]): RoutingCandidate[] {
+  if (candidates.length <= MAX_STORED_CANDIDATES) return [...candidates];
+  return candidates.filter((c) => c.eligible || c.kind !== "ksc" || !/^offline/.test(c.why));
+}
+
+export async function recordDecision(
+  trx: Transaction<Database>,
+  schema: string,
+  conversationId: string,
+  summary: Record<string, unknown>,
+): Promise<void> {
+  await trx
+    .withSchema(schema)
+    .insertInto("routing_decisions")
+    .values({
+      conversation_id: conversationId,
+      mode: String(summary.mode),
+      rule: String(summary.rule),
+      reason: String(summary.reason),
+      target: JSON.stringify(summary.target ?? {}),
+      candidates: JSON.stringify(summary.candidates ?? []),
+    })
+    .execute();
+}
+
+/** Active conversations the bank's own service centre holds or is about to hold (capacity_overflow). */
+export async function inHouseActiveCount(
+  trx: Transaction<Database>,
+  schema: string,
+  exceptConversationId: string,
+): Promise<number> {
+  const row = await trx
+    .withSchema(schema)
+    .selectFrom("conversations")
+    .select(sql<string>`count(*)`.as("n"))
+    .where("status", "in", ["open", "queued"])
+    .where("handled_by", "=", "in_house")
+    .where("id", "<>", exceptConversationId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export interface DecideAndApplyOptions {
+  now: Date;
+  trigger: string;
+  /** People who must not get the chat (e.g. the agent who left it unanswered). */
+  exclude?: readonly string[];
+  /** Only apply the decision when it gives the chat to a person (unanswered reassignment). */
+  onlyIfAgent?: boolean;
+  /** Prefix for the stored reason, e.g. why the chat is routed again. */
+  reasonPrefix?: { en: string; de: string };
+}
+
+/**
+ * Decides and applies inside the caller's transaction, which must already hold the bank lock and the
+ * conversation row. Returns null when `onlyIfAgent` and nobody could take the chat.
+ */
+export async function decideAndApply(
+  trx: Transaction<Database>,
+  ctx: BankRoutingContext,
+  conversation: {
+    id: string;
+    customer_id: string;
+    away_sent_period: string | null;
+    queued_at: Date | null;
+  },
+  effects: RoutingEffects,
+  options: DecideAndApplyOptions,
+): Promise<RoutingOutcome | null> {
+  const { now } = options;
+  const t = trx.withSchema(ctx.schema);
+  const customer = await t
+    .selectFrom("customers")
+    .select(["advisor_user_id"])
+    .where("id", "=", conversation.customer_id)
+    .executeTakeFirst();
+  const previous = await t
+    .selectFrom("conversations")
+    .select(["assignee_user_id", "closed_at"])
+    .where("customer_id", "=", conversation.customer_id)
+    .where("status", "=", "closed")
+    .where("assignee_user_id", "is not", null)
+    .where("closed_at", "is not", null)
+    .orderBy("closed_at", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  const firstMessage = await t
+    .selectFrom("messages")
+    .select("text")
+    .where("conversation_id", "=", conversation.id)
+    .where("direction", "=", "inbound")
+    .orderBy("created_at")
+    .limit(1)
+    .executeTakeFirst();
+  const inHouse = await inHouseActiveCount(trx, ctx.schema, conversation.id);
+  const exclude = new Set(options.exclude ?? []);
+  const agents: LoadedAgent[] = (await loadRoutingAgents(trx, ctx, now)).filter(
+    (a) => !exclude.has(a.userId),
+  );
+  const advisorCodes: AdvisorCode[] = agents
+    .filter((a) => a.advisorCode)
+    .map((a) => ({ code: a.advisorCode ?? "", userId: a.userId }));
+
+  let decision: RoutingDecision | null = null;
+  for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+    decision = decideRouting({
+      config: ctx.config,
+      bank: { region: ctx.tenant.region, timezone: ctx.tenant.timezone },
+      now,
+      kscContracted: ctx.kscOrgId !== null,
+      agents,
+      inHouseActiveCount: inHouse,
+      conversation: {
+        isNew: options.trigger !== "reopen",
+        previousHandler:
+          previous?.assignee_user_id && previous.closed_at
+            ? { userId: previous.assignee_user_id, closedAt: previous.closed_at }
+            : null,
+      },
+      customer: { advisorUserId: customer?.advisor_user_id ?? null },
+      firstMessageText: firstMessage?.text ?? null,
+      advisorCodes,
+    });
+    if (decision.target.type === "queue") break;
+    const chosenId = decision.target.userId;
+    const chosen = agents.find((a) => a.userId === chosenId);
+    if (await claimAgentSlot(trx, chosenId, chosen?.maxChats ?? null)) break;
+    // Filled up (or went offline) since we read the snapshot: re-read them and decide again.
+    const fresh = await trx
+      .withSchema("control")
+      .selectFrom("agent_state")
+      .select(["presence", "open_count", "last_assigned_at"])
+      .where("user_id", "=", chosenId)
+      .executeTakeFirst();
+    if (chosen) {
+      chosen.presence = fresh?.presence ?? "offline";
+      chosen.openCount = Math.max(fresh?.open_count ?? 0, chosen.maxChats ?? 0);
+      chosen.lastAssignedAt = fresh?.last_assigned_at ?? chosen.lastAssignedAt;
+    }
+    decision = null;
+  }
+  if (!decision) {
+    // Every attempt lost its race: leave it to the queue of the bank's side, the back-fill takes it.
+    throw new Error(`routing of ${conversation.id} lost ${CLAIM_ATTEMPTS} claims in a row`);
+  }
+  if (options.onlyIfAgent && decision.target.type !== "agent") return null;
+
+  const summary = routingSummary(decision, options.trigger, now);
+  if (options.reasonPrefix) {
+    summary.reason = `${options.reasonPrefix.en} ${String(summary.reason)}`;
+    summary.reasonDe = `${options.reasonPrefix.de} ${String(summary.reasonDe)}`;
+  }
+  const target = decision.target;
+  const sendAway =
+    decision.sendAwayMessage &&
+    decision.closedPeriodKey !== null &&
+    conversation.away_sent_period !== decision.closedPeriodKey;
+  if (target.type === "agent") {
+    await t
+      .updateTable("conversations")
+      .set({
+        status: "open",
+        assignee_user_id: target.userId,
+        handled_by: target.handledBy,
+        queue: null,
+        assigned_at: now,
+        routing: JSON.stringify(summary),
+      })
+      .where("id", "=", conversation.id)
+      .execute();
+  } else {
+    await t
+      .updateTable("conversations")
+      .set({
+        status: "queued",
+        assignee_user_id: null,
+        handled_by: target.handledBy,
+        queue: target.queue,
+        queued_at: conversation.queued_at ?? now,
+        routing: JSON.stringify(summary),
+        ...(sendAway && { away_sent_period: decision.closedPeriodKey }),
+      })
+      .where("id", "=", conversation.id)
+      .execute();
+  }
+  await recordDecision(trx, ctx.schema, conversation.id, summary);
+
+  const eventData = {
+    tenant: ctx.tenant.slug,
+    tenantId: ctx.tenant.id,
+    conversationId: conversation.id,
+    handledBy: target.handledBy,
+    rule: decision.rule,
+    reason: summary.reason,
+    by: "routing",
+  };
+  if (target.type === "agent") effects.assigned.push({ userId: target.userId, data: eventData });
+  if (sendAway) {
+    effects.away.push({
+      tenant: ctx.tenant,
+      conversationId: conversation.id,
+      template: ctx.config.awayMessage,
+      nextOpening: decision.nextOpening,
+    });
+  }
+  return {
+    status: target.type === "agent" ? "assigned" : "queued",
+    conversationId: conversation.id,
+    tenantId: ctx.tenant.id,
+    assigneeUserId: target.type === "agent" ? target.userId : null,
+    queue: target.type === "queue" ? target.queue : null,
+    handledBy: target.handledBy,
+    rule: decision.rule,
+    reason: String(summary.reason),
+  };
+}
+
+/**
+ * The one routing decision of a new or reopened conversation, applied in one transaction: bank lock,
+ * conversation row, decision, guarded slot claim, conversation + routing_decisions rows. Idempotent:
+ * a conversation that already has a decision (or is closed/gone) is skipped. Events and the away
+ * message go out only after commit.
+ */
+export async function routeConversation(
+  services: Services,
+  input: RouteConversationInput,
+  options: { now?: Date } = {},
+): Promise<RoutingOutcome> {
+  const now = options.now ?? new Date();
+  const ctx = await loadBankRoutingContext(services.db, input.tenantId);
+  const effects = noEffects();
+  const skipped = (why: string): RoutingOutcome => ({
+    status: "skipped",
+    conversationId: input.conversationId,
+    tenantId: input.tenantId,
+    assigneeUserId: null,
+    queue: null,
+    handledBy: null,
+    rule: null,
+    reason: null,
+    skipped: why,
+  });
+  const outcome = await services.db.transaction().execute(async (trx) => {
+    await lockBankRouting(trx, ctx.tenant.id);
+    const conversation = await trx
+      .withSchema(ctx.schema)
+      .selectFrom("conversations")
+      .select(["id", "customer_id", "status", "routing", "away_sent_period", "queued_at"])
+      .where("id", "=", input.conversationId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!conversation) return skipped("not_found");
+    if (conversation.status !== "queued") return skipped(`already_${conversation.status}`);
+    if (conversation.routing !== null) return skipped("already_routed");
+    return decideAndApply(trx, ctx, conversation, effects, { now, trigger: input.trigger });
+  });
+  await runEffects(services, effects);
+  return outcome ?? skipped("no_decision");
+}

@@ -1,0 +1,276 @@
+import { decideAtClosing, openingState } from "@kanal/routing";
+import type { Services } from "../services";
+import { type BankRoutingContext, loadBankRoutingContext } from "./context";
+import { noEffects, runEffects } from "./effects";
+import { lockBankRouting, releaseAgentSlot } from "./locks";
+import { drainQueues } from "./queue";
+import { decideAndApply, recordDecision } from "./route";
+
+export const RESERVED_TO_BANK_FLAG = "reserved_to_bank";
+
+/**
+ * The edge of service hours, applied whenever the bank is closed (the tick runs it every few seconds, so
+ * it does not depend on a job firing at the exact minute): chats still waiting in the bank queue move to
+ * the KSC queue (queuedAtClosing), open chats stay with their handler unless openAtClosing says
+ * otherwise; chats that stay waiting get the away message once per closed period. Idempotent.
+ */
+export async function applyClosingPolicy(
+  services: Services,
+  ctx: BankRoutingContext,
+  now: Date = new Date(),
+): Promise<{ moved: number; awaySent: number }> {
+  const opening = openingState(ctx.config, ctx.tenant.region, ctx.tenant.timezone, now);
+  if (opening.open) return { moved: 0, awaySent: 0 };
+  const effects = noEffects();
+  const result = await services.db.transaction().execute(async (trx) => {
+    await lockBankRouting(trx, ctx.tenant.id);
+    const t = trx.withSchema(ctx.schema);
+    const queued = await t
+      .selectFrom("conversations")
+      .select(["id", "queued_at", "flags", "away_sent_period", "routing"])
+      .where("status", "=", "queued")
+      .where("queue", "=", "bank")
+      .where("routing", "is not", null)
+      .forUpdate()
+      .skipLocked()
+      .execute();
+    const open =
+      ctx.config.openAtClosing === "to_ksc"
+        ? await t
+            .selectFrom("conversations")
+            .select(["id", "assignee_user_id", "handled_by", "routing"])
+            .where("status", "=", "open")
+            .where("handled_by", "=", "in_house")
+            .forUpdate()
+            .skipLocked()
+            .execute()
+        : [];
+    if (queued.length === 0 && open.length === 0) return { moved: 0, awaySent: 0 };
+    const decision = decideAtClosing({
+      config: ctx.config,
+      bank: { region: ctx.tenant.region, timezone: ctx.tenant.timezone },
+      kscContracted: ctx.kscOrgId !== null,
+      now,
+      queued: queued.map((q) => ({
+        conversationId: q.id,
+        queuedAt: q.queued_at ?? now,
+        reservedToBank: q.flags.includes(RESERVED_TO_BANK_FLAG),
+      })),
+      open: open.flatMap((o) =>
+        o.assignee_user_id && o.handled_by
+          ? [{ conversationId: o.id, assigneeUserId: o.assignee_user_id, handledBy: o.handled_by }]
+          : [],
+      ),
+    });
+    let moved = 0;
+    let awaySent = 0;
+    const rows = new Map<
+      string,
+      { away_sent_period?: string | null; assignee_user_id?: string | null; routing: unknown }
+    >([...queued, ...open].map((r) => [r.id, r]));
+    for (const action of decision.actions) {
+      const row = rows.get(action.conversationId);
+      if (!row) continue;
+      if (action.action === "move_to_ksc_queue") {
+        const previous = (row.routing ?? {}) as Record<string, unknown>;
+        const summary = {
+          ...previous,
+          rule: action.rule,
+          reason: action.reason,
+          reasonDe: action.reasonDe,
+          target: { type: "queue", queue: "ksc", handledBy: "ksc" },
+          trigger: "closing",
+          decidedAt: now.toISOString(),
+          nextOpening: decision.nextOpening?.toISOString() ?? null,
+        };
+        const assignee = row.assignee_user_id ?? null;
+        await t
+          .updateTable("conversations")
+          .set({
+            status: "queued",
+            queue: "ksc",
+            handled_by: "ksc",
+            assignee_user_id: null,
+            ...(assignee && { queued_at: now }),
+            routing: JSON.stringify(summary),
+          })
+          .where("id", "=", action.conversationId)
+          .execute();
+        await recordDecision(trx, ctx.schema, action.conversationId, summary);
+        if (assignee) {
+          await releaseAgentSlot(trx, assignee);
+          effects.updated.push({
+            userIds: [assignee],
+            data: {
+              tenant: ctx.tenant.slug,
+              conversationId: action.conversationId,
+              status: "queued",
+              queue: "ksc",
+              reason: action.reason,
+            },
+          });
+        }
+        effects.queued.push({ tenantId: ctx.tenant.id, side: "ksc" });
+        moved++;
+      } else if (
+        action.sendAwayMessage &&
+        decision.closedPeriodKey &&
+        row.away_sent_period !== decision.closedPeriodKey
+      ) {
+        await t
+          .updateTable("conversations")
+          .set({ away_sent_period: decision.closedPeriodKey })
+          .where("id", "=", action.conversationId)
+          .execute();
+        effects.away.push({
+          tenant: ctx.tenant,
+          conversationId: action.conversationId,
+          template: ctx.config.awayMessage,
+          nextOpening: decision.nextOpening,
+        });
+        awaySent++;
+      }
+    }
+    return { moved, awaySent };
+  });
+  await runEffects(services, effects);
+  return result;
+}
+
+class NoBetterHandler extends Error {}
+
+/**
+ * Optional (unansweredReassignMinutes): a chat assigned to someone who has not written in it for that
+ * long is routed again without them, but only when someone else can take it now — moving it back into
+ * a queue would make the customer wait longer, not shorter. Advisors' chats are left alone.
+ */
+export async function reassignUnanswered(
+  services: Services,
+  ctx: BankRoutingContext,
+  now: Date = new Date(),
+): Promise<string[]> {
+  const minutes = ctx.config.unansweredReassignMinutes;
+  if (minutes === null) return [];
+  const cutoff = new Date(now.getTime() - minutes * 60_000);
+  const overdue = await services.db
+    .withSchema(ctx.schema)
+    .selectFrom("conversations as c")
+    .select(["c.id", "c.assignee_user_id"])
+    .where("c.status", "=", "open")
+    .where("c.handled_by", "in", ["in_house", "ksc"])
+    .where("c.assigned_at", "<", cutoff)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom("messages as m")
+            .select("m.id")
+            .whereRef("m.conversation_id", "=", "c.id")
+            .where("m.direction", "=", "outbound")
+            .whereRef("m.author_user_id", "=", "c.assignee_user_id")
+            .whereRef("m.created_at", ">=", "c.assigned_at"),
+        ),
+      ),
+    )
+    .limit(100)
+    .execute();
+  const moved: string[] = [];
+  for (const candidate of overdue) {
+    const effects = noEffects();
+    try {
+      await services.db.transaction().execute(async (trx) => {
+        await lockBankRouting(trx, ctx.tenant.id);
+        const conversation = await trx
+          .withSchema(ctx.schema)
+          .selectFrom("conversations")
+          .select([
+            "id",
+            "customer_id",
+            "status",
+            "assignee_user_id",
+            "assigned_at",
+            "away_sent_period",
+            "queued_at",
+          ])
+          .where("id", "=", candidate.id)
+          .forUpdate()
+          .executeTakeFirst();
+        const previous = conversation?.assignee_user_id;
+        if (
+          !conversation ||
+          conversation.status !== "open" ||
+          !previous ||
+          previous !== candidate.assignee_user_id
+        ) {
+          throw new NoBetterHandler();
+        }
+        await releaseAgentSlot(trx, previous);
+        const outcome = await decideAndApply(trx, ctx, conversation, effects, {
+          now,
+          trigger: "unanswered",
+          exclude: [previous],
+          onlyIfAgent: true,
+          reasonPrefix: {
+            en: `Reassigned: ${previous} had not answered ${minutes} min after assignment.`,
+            de: `Neu zugewiesen: ${previous} hatte ${minutes} Min. nach Zuweisung nicht geantwortet.`,
+          },
+        });
+        if (!outcome) throw new NoBetterHandler();
+        effects.updated.push({
+          userIds: [previous],
+          data: {
+            tenant: ctx.tenant.slug,
+            conversationId: conversation.id,
+            status: "reassigned",
+            reason: outcome.reason,
+          },
+        });
+      });
+      await runEffects(services, effects);
+      moved.push(candidate.id);
+    } catch (error) {
+      if (!(error instanceof NoBetterHandler)) throw error;
+    }
+  }
+  return moved;
+}
+
+/** The periodic routing duty of one bank: closing policy, queue back-fill, unanswered reassignment. */
+export async function routingTickForTenant(services: Services, tenantId: string, now: Date = new Date()) {
+  const ctx = await loadBankRoutingContext(services.db, tenantId);
+  const closing = await applyClosingPolicy(services, ctx, now);
+  const backfilled = await drainQueues(
+    services,
+    [
+      { tenantId, side: "bank" },
+      { tenantId, side: "ksc" },
+    ],
+    { now },
+  );
+  const reassigned = await reassignUnanswered(services, ctx, now);
+  return { ...closing, backfilled: backfilled.length, reassigned: reassigned.length };
+}
+
+/** Every active bank, one after the other (cheap when nothing waits: two indexed reads per bank). */
+export async function routingTick(services: Services, now: Date = new Date()) {
+  const tenants = await services.db
+    .withSchema("control")
+    .selectFrom("tenants")
+    .select("id")
+    .where("status", "=", "active")
+    .execute();
+  let moved = 0;
+  let backfilled = 0;
+  let reassigned = 0;
+  for (const { id } of tenants) {
+    try {
+      const r = await routingTickForTenant(services, id, now);
+      moved += r.moved;
+      backfilled += r.backfilled;
+      reassigned += r.reassigned;
+    } catch (error) {
+      // One bank's broken schema must not stop the others' routing.
+      services.logger.error({ tenantId: id, err: (error as Error).message }, "routing tick failed");
+    }
+  }
+  return { tenants: tenants.length, moved, backfilled, reassigned };
+}

@@ -4,3 +4,4 @@ export * from "./guidance";
 export * from "./rule-book";
 export * from "./rule-store";
 export * from "./snippet-store";
+export * from "./after-inbound";

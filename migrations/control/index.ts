@@ -1,5 +1,6 @@
 import type { SchemaMigration } from "@kanal/db/migration";
 import { migration as m0001 } from "./0001_control_init";
+import { migration as m0004 } from "./0004_billing";
 
 /** Control-schema migrations in the order they apply. */
-export const controlMigrations: SchemaMigration[] = [m0001];
+export const controlMigrations: SchemaMigration[] = [m0001, m0004];

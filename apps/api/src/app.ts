@@ -9,6 +9,8 @@ import { authenticate } from "./middleware/auth";
 import { csrfProtection } from "./middleware/csrf";
 import { registerAuth, type PresenceListener } from "./routes/auth";
 import { registerBankAdmin } from "./routes/bank-admin";
+import { registerBilling } from "./routes/billing";
+import { registerStripeWebhook } from "./routes/stripe-webhook";
 import { registerCustomers } from "./routes/customers";
 import { registerDataProtection } from "./routes/data-protection";
 import { registerDocs } from "./routes/docs";
@@ -82,6 +84,8 @@ export function newApp(services: Services, hub: EventHub, hooks: AppHooks = {}) 
   registerAuth(app, hooks.onPresence);
   registerTenants(app, hooks.afterOnboard);
   registerBankAdmin(app);
+  registerBilling(app);
+  registerStripeWebhook(app);
   registerCustomers(app);
   registerEvents(app);
   registerRules(app);

@@ -1,9 +1,17 @@
-import type { Services } from "@kanal/core";
+import { enqueueBillingSetup, stripeClient, type Services } from "@kanal/core";
 import type { AppHooks } from "./app";
 
 /** Hooks that connect API writes to background work; issues 3, 4 and 7 add theirs here. */
 export function apiHooks(services: Services): Pick<AppHooks, "onPresence" | "afterOnboard"> {
   return {
+    // A Stripe customer and subscription for the new bank (issue 7). Never fails onboarding: if Redis is
+    // down the billing sweeper finds the bank without a customer and queues it later.
+    afterOnboard: async (tenantId) => {
+      if (!stripeClient(services.config)) return;
+      await enqueueBillingSetup(services.queues, tenantId).catch((error: Error) =>
+        services.logger.warn({ tenantId, err: error.message }, "billing set-up not queued; the sweeper will"),
+      );
+    },
     // Someone came online: the routing worker drains the queues they serve, oldest first (issue 4).
     onPresence: async (userId, status) => {
       if (status !== "online") return;

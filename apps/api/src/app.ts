@@ -14,9 +14,14 @@ import { registerStripeWebhook } from "./routes/stripe-webhook";
 import { registerCustomers } from "./routes/customers";
 import { registerDataProtection } from "./routes/data-protection";
 import { registerDocs } from "./routes/docs";
+import { registerConversations } from "./routes/conversations";
+import { registerConversationActions } from "./routes/conversation-actions";
+import { registerRouting } from "./routes/routing";
 import { registerEvents } from "./routes/events";
 import { registerRules } from "./routes/rules";
 import { registerSnippets } from "./routes/snippets";
+import { registerWhatsappAdmin } from "./routes/whatsapp-admin";
+import { registerWhatsappWebhook } from "./routes/whatsapp-webhook";
 import { measure, registerOps } from "./routes/ops";
 import { registerTenants } from "./routes/tenants";
 
@@ -91,6 +96,11 @@ export function newApp(services: Services, hub: EventHub, hooks: AppHooks = {}) 
   registerRules(app);
   registerSnippets(app);
   registerDataProtection(app);
+  registerWhatsappWebhook(app);
+  registerWhatsappAdmin(app);
+  registerConversations(app);
+  registerRouting(app);
+  registerConversationActions(app);
   hooks.extend?.(app);
   registerDocs(app);
 

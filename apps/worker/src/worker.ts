@@ -9,7 +9,11 @@ export interface RunningWorkers {
 }
 
 /** Starts one BullMQ worker per queue, dispatching jobs by name to the processors that claim them. */
-export async function startWorkers(services: Services, processors: Processor[], options: { schedule?: boolean } = {}): Promise<RunningWorkers> {
+export async function startWorkers(
+  services: Services,
+  processors: Processor[],
+  options: { schedule?: boolean } = {},
+): Promise<RunningWorkers> {
   const byQueue = new Map<QueueKey, Processor[]>();
   for (const p of processors) byQueue.set(p.queue, [...(byQueue.get(p.queue) ?? []), p]);
   const connections: ReturnType<typeof workerConnection>[] = [];
@@ -29,11 +33,16 @@ export async function startWorkers(services: Services, processors: Processor[], 
         connection,
         prefix: services.config.QUEUE_PREFIX,
         concurrency: Math.max(...list.map((p) => p.concurrency ?? 4)),
+        lockDuration: services.config.WORKER_LOCK_MS,
+        stalledInterval: services.config.WORKER_LOCK_MS,
         autorun: true,
       },
     );
     worker.on("failed", (job, error) => {
-      services.logger.warn({ queue, job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err: error.message }, "job failed");
+      services.logger.warn(
+        { queue, job: job?.name, jobId: job?.id, attempts: job?.attemptsMade, err: error.message },
+        "job failed",
+      );
     });
     worker.on("error", (error) => services.logger.error({ queue, err: error.message }, "worker error"));
     workers.push(worker);
@@ -41,7 +50,11 @@ export async function startWorkers(services: Services, processors: Processor[], 
   if (options.schedule !== false) {
     for (const p of processors) {
       for (const s of p.schedules ?? []) {
-        await services.queues[p.queue].upsertJobScheduler(s.jobName, { every: s.everyMs }, { name: s.jobName, data: s.data ?? {} });
+        await services.queues[p.queue].upsertJobScheduler(
+          s.jobName,
+          { every: s.everyMs },
+          { name: s.jobName, data: s.data ?? {} },
+        );
       }
     }
   }

@@ -18,6 +18,12 @@ const envSchema = z.object({
   WHATSAPP_VERIFY_TOKEN: z.string().min(1).default("dev-verify-token"),
   WHATSAPP_API_BASE_URL: z.string().url().default("http://127.0.0.1:3100"),
   WHATSAPP_API_VERSION: z.string().default("v21.0"),
+  WHATSAPP_PAIR_BURST: z.coerce.number().int().min(0).default(10),
+  WHATSAPP_PAIR_INTERVAL_MS: z.coerce.number().int().positive().default(6_000),
+  /** How long a send that may have reached Meta waits for its status webhook before it is sent again. */
+  /** BullMQ job lock: how soon another worker takes over the jobs of a worker that died. */
+  WORKER_LOCK_MS: z.coerce.number().int().positive().default(30_000),
+  DISPATCH_RECONCILE_MS: z.coerce.number().int().positive().default(10_000),
   PROVIDER_ADMIN_EMAIL: z.string().email().default("provider@kanal.local"),
   PROVIDER_ADMIN_PASSWORD: z.string().min(8).default("kanal-provider-admin"),
   STRIPE_SECRET_KEY: z.string().optional(),

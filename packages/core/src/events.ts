@@ -76,7 +76,10 @@ export class EventHub {
         listener({ id: parsed.id, type: parsed.type, data: parsed.data });
       }
     });
-    await this.subscriber.subscribe(CHANNEL);
+    this.subscriber.on("error", () => undefined); // reconnects by itself; readiness reports Redis
+    // ioredis re-subscribes after a reconnect; a Redis that is down at start must not block the API.
+    const subscribed = this.subscriber.subscribe(CHANNEL).catch(() => undefined);
+    await Promise.race([subscribed, new Promise((r) => setTimeout(r, 2_000).unref())]);
   }
 
   subscribe(userId: string, listener: Listener): () => void {
@@ -101,6 +104,6 @@ export class EventHub {
 
   async stop(): Promise<void> {
     this.listeners.clear();
-    if (this.started) await this.subscriber.unsubscribe(CHANNEL).catch(() => undefined);
+    this.subscriber.disconnect();
   }
 }

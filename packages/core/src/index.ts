@@ -17,4 +17,7 @@ export * from "./tenants/onboard";
 export * from "./customers/customers";
 export * from "./people/provider";
 export * from "./rsk/index";
+export * from "./channel/index";
+export * from "./conversations/views";
+export * from "./routing/index";
 export * from "./billing/index";

@@ -42,7 +42,11 @@ export function createServices(
     throttle: createLoginThrottle(redis, { prefix: config.QUEUE_PREFIX }),
     tenantMigrations: options.tenantMigrations ?? tenantMigrations,
     async close() {
-      await closeQueues(queues).catch(() => undefined);
+      // Never hang on a Redis that is gone: give the queues a moment, then cut the connection.
+      await Promise.race([
+        closeQueues(queues).catch(() => undefined),
+        new Promise((r) => setTimeout(r, 2_000).unref()),
+      ]);
       redis.disconnect();
       await db.destroy();
     },

@@ -105,6 +105,20 @@ export interface ControlAuditLogTable extends AuditLogTable {
   tenant_id: string | null;
 }
 
+export interface WebhookEventsTable {
+  id: Generated<string>;
+  received_at: CreatedAt;
+  body: string;
+  status: ColumnType<
+    "pending" | "processed" | "dead" | "unknown_number",
+    "pending" | "processed" | "dead" | "unknown_number" | undefined
+  >;
+  error: string | null;
+  attempts: ColumnType<number, number | undefined>;
+  enqueued_at: Timestamp | null;
+  processed_at: Timestamp | null;
+}
+
 // ---- tenant schema (one per bank) ----
 export interface CustomersTable {
   id: string;
@@ -116,6 +130,7 @@ export interface CustomersTable {
   opted_in_at: Timestamp | null;
   opted_out_at: Timestamp | null;
   sensitive_hint_sent_at: Timestamp | null;
+  last_inbound_at: Timestamp | null;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -161,6 +176,24 @@ export interface MessagesTable {
   rule_version: number | null;
   created_at: Timestamp;
   status_at: Timestamp | null;
+  snippet_id: string | null;
+  priority: ColumnType<string, string | undefined>;
+  sending_started_at: Timestamp | null;
+  send_attempts: ColumnType<number, number | undefined>;
+}
+export interface MediaTable {
+  id: string;
+  message_id: string;
+  media_id: string;
+  mime_type: string | null;
+  filename: string | null;
+  sha256: string | null;
+  size_bytes: number | null;
+  content: Buffer | null;
+  status: ColumnType<"pending" | "stored" | "failed", "pending" | "stored" | "failed" | undefined>;
+  error: string | null;
+  created_at: CreatedAt;
+  stored_at: Timestamp | null;
 }
 export interface SnippetsTable {
   id: string;
@@ -215,6 +248,7 @@ export interface ControlTables {
   whatsapp_numbers: WhatsappNumbersTable;
   agent_state: AgentStateTable;
   audit_log: ControlAuditLogTable;
+  webhook_events: WebhookEventsTable;
 }
 export interface TenantTables {
   customers: CustomersTable;
@@ -225,6 +259,7 @@ export interface TenantTables {
   settings: SettingsTable;
   routing_decisions: RoutingDecisionsTable;
   callbacks: CallbacksTable;
+  media: MediaTable;
   audit_log: AuditLogTable;
 }
 // audit_log exists in both; the control variant is a superset, so the merged type is the control one.

@@ -16,7 +16,9 @@ export const presenceProcessor: Processor = {
         .updateTable("agent_state")
         .set({ presence: "offline", presence_changed_at: sql`now()` })
         .where("presence", "<>", "offline")
-        .where(sql<boolean>`coalesce(last_seen_at, presence_changed_at) < now() - make_interval(secs => ${grace})`)
+        .where(
+          sql<boolean>`coalesce(last_seen_at, presence_changed_at) < now() - make_interval(secs => ${grace})`,
+        )
         .returning("user_id")
         .execute();
       if (expired.length > 0) services.logger.info({ users: expired.length }, "presence expired");

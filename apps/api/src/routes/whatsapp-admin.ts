@@ -1,0 +1,132 @@
+import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
+import {
+  getBusinessProfile,
+  numberStatus,
+  requireProvider,
+  resolveTenant,
+  updateBusinessProfile,
+  updateNumber,
+} from "@kanal/core";
+import type { AppEnv } from "../env";
+import { errorResponses } from "../errors";
+import { requestContext, requireActor } from "../middleware/auth";
+import { jsonBody, jsonResponse, tenantParam } from "../schemas";
+
+const profileSchema = z
+  .object({
+    about: z.string().max(139),
+    address: z.string().max(256),
+    description: z.string().max(512),
+    email: z.string().max(128),
+    websites: z.array(z.string()).max(2),
+    vertical: z.string(),
+  })
+  .openapi("BusinessProfile");
+
+const numberSchema = z
+  .object({
+    phoneNumberId: z.string(),
+    wabaId: z.string(),
+    displayPhoneNumber: z.string(),
+    throughputPerSecond: z.number(),
+    sendingPaused: z.boolean(),
+    pausedReason: z.string().nullable(),
+    pausedAt: z.string().nullable(),
+  })
+  .openapi("WhatsappNumber");
+
+const getProfile = createRoute({
+  method: "get",
+  path: "/v1/tenants/{tenant}/whatsapp/profile",
+  tags: ["WhatsApp"],
+  summary: "The bank's WhatsApp business profile (service number, hours, info text)",
+  request: { params: tenantParam },
+  responses: { 200: jsonResponse(z.object({ profile: profileSchema }), "Profile"), ...errorResponses },
+});
+
+const putProfile = createRoute({
+  method: "put",
+  path: "/v1/tenants/{tenant}/whatsapp/profile",
+  tags: ["WhatsApp"],
+  summary: "Update the business profile",
+  request: {
+    params: tenantParam,
+    ...jsonBody(
+      z.strictObject({
+        about: z.string().max(139).optional(),
+        address: z.string().max(256).optional(),
+        description: z.string().max(512).optional(),
+        email: z.union([z.email().max(128), z.literal("")]).optional(),
+        websites: z.array(z.url().max(256)).max(2).optional(),
+      }),
+    ),
+  },
+  responses: { 200: jsonResponse(z.object({ profile: profileSchema }), "Updated"), ...errorResponses },
+});
+
+const getNumber = createRoute({
+  method: "get",
+  path: "/v1/tenants/{tenant}/whatsapp",
+  tags: ["WhatsApp"],
+  summary: "The bank's WhatsApp number and whether sending is paused (e.g. token expired)",
+  request: { params: tenantParam },
+  responses: { 200: jsonResponse(z.object({ whatsapp: numberSchema }), "Number"), ...errorResponses },
+});
+
+const putNumber = createRoute({
+  method: "put",
+  path: "/v1/tenants/{tenant}/whatsapp",
+  tags: ["WhatsApp"],
+  summary: "Provider: replace the access token (resumes paused sending) or set the throughput",
+  request: {
+    params: tenantParam,
+    ...jsonBody(
+      z.strictObject({
+        accessToken: z.string().min(10).max(2000).optional(),
+        throughputPerSecond: z.number().int().min(1).max(1000).optional(),
+      }),
+    ),
+  },
+  responses: { 200: jsonResponse(z.object({ whatsapp: numberSchema }), "Updated"), ...errorResponses },
+});
+
+export function registerWhatsappAdmin(app: OpenAPIHono<AppEnv>) {
+  app.openapi(getProfile, async (c) => {
+    const services = c.get("services");
+    const access = await resolveTenant(services.db, requireActor(c), c.req.valid("param").tenant, {
+      roles: ["bank_admin"],
+    });
+    return c.json({ profile: profileSchema.parse(await getBusinessProfile(services, access)) }, 200);
+  });
+  app.openapi(putProfile, async (c) => {
+    const services = c.get("services");
+    const ctx = requestContext(c);
+    const access = await resolveTenant(services.db, ctx.actor, c.req.valid("param").tenant, {
+      roles: ["bank_admin"],
+    });
+    return c.json(
+      {
+        profile: profileSchema.parse(await updateBusinessProfile(services, ctx, access, c.req.valid("json"))),
+      },
+      200,
+    );
+  });
+  app.openapi(getNumber, async (c) => {
+    const { db } = c.get("services");
+    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, {
+      roles: ["bank_admin"],
+      provider: true,
+    });
+    return c.json({ whatsapp: await numberStatus(db, access.tenant.id) }, 200);
+  });
+  app.openapi(putNumber, async (c) => {
+    const { db, config } = c.get("services");
+    const ctx = requestContext(c);
+    requireProvider(ctx.actor);
+    const access = await resolveTenant(db, ctx.actor, c.req.valid("param").tenant, { provider: true });
+    return c.json(
+      { whatsapp: await updateNumber(db, ctx, access, config.secretsKey, c.req.valid("json")) },
+      200,
+    );
+  });
+}

@@ -1,0 +1,264 @@
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signWebhookBody, sweepPendingWebhooks } from "@kanal/core";
+import { sql } from "@kanal/db";
+import { eventually, startFullSystem, type FullSystem } from "../../../test/support/full-system";
+import {
+  onboardBank,
+  providerClient,
+  startTestSystem,
+  uniqueDigits,
+  type Bank,
+} from "../../../test/support/system";
+
+const fixture = (name: string) =>
+  readFileSync(new URL(`../../../../shared/whatsapp/fixtures/${name}.json`, import.meta.url), "utf8");
+const FIXTURE_NUMBER = "106540352242922";
+
+let system: FullSystem;
+let bank: Bank;
+
+beforeAll(async () => {
+  system = await startFullSystem();
+  bank = await onboardBank(system, await providerClient(system));
+});
+afterAll(() => system.close());
+
+async function postWebhook(
+  body: string,
+  signature = signWebhookBody(body, system.env.WHATSAPP_APP_SECRET as string),
+) {
+  return fetch(`${system.apiUrl}/webhooks/whatsapp`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-hub-signature-256": signature },
+    body,
+  });
+}
+
+/** Meta's fixture, addressed to this test's bank and a fresh customer and message id. */
+function forBank(name: string, waId = uniqueDigits(12), wamidSuffix = uniqueDigits(8)) {
+  return fixture(name)
+    .replaceAll(FIXTURE_NUMBER, bank.phoneNumberId)
+    .replaceAll("16505551234", waId)
+    .replace(/"id":"(wamid\.[^"]+)"/, `"id":"$1${wamidSuffix}"`);
+}
+
+const t = () => system.services.db.withSchema(bank.schema);
+const countEvents = async () =>
+  Number(
+    (
+      await sql<{ n: string }>`select count(*)::text as n from control.webhook_events`.execute(
+        system.services.db,
+      )
+    ).rows[0]?.n,
+  );
+
+describe("GET /webhooks/whatsapp", () => {
+  it("answers the challenge for the right token and 403 otherwise", async () => {
+    const ok = await fetch(
+      `${system.apiUrl}/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=dev-verify-token&hub.challenge=12345`,
+    );
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe("12345");
+    const wrong = await fetch(
+      `${system.apiUrl}/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=12345`,
+    );
+    expect(wrong.status).toBe(403);
+  });
+});
+
+describe("POST /webhooks/whatsapp", () => {
+  it("stores every fixture type usefully", async () => {
+    const waId = uniqueDigits(12);
+    for (const name of ["inbound-text", "inbound-button-reply", "inbound-document"]) {
+      const res = await postWebhook(forBank(name, waId));
+      expect(res.status).toBe(200);
+    }
+    const messages = await eventually(async () => {
+      const rows = await t()
+        .selectFrom("messages as m")
+        .innerJoin("customers as c", "c.id", "m.conversation_id")
+        .selectAll("m")
+        .execute()
+        .catch(() => []);
+      void rows;
+      const all = await t()
+        .selectFrom("messages as m")
+        .innerJoin("conversations as cv", "cv.id", "m.conversation_id")
+        .innerJoin("customers as cu", "cu.id", "cv.customer_id")
+        .select(["m.type", "m.text", "m.context_wamid", "m.media", "m.payload", "cu.profile_name"])
+        .where("cu.wa_id", "=", waId)
+        .execute();
+      return all.length === 3 ? all : undefined;
+    });
+    const byType = Object.fromEntries(messages.map((m) => [m.type, m]));
+    expect(byType.text?.text).toBe("Does it come in another color?");
+    expect(byType.text?.profile_name).toBe("Sheena Nelson");
+    expect(byType.interactive?.text).toBe("Cancel");
+    expect(byType.interactive?.context_wamid).toMatch(/^wamid\./);
+    expect(byType.interactive?.payload).toMatchObject({ replyId: "cancel-button" });
+    expect(byType.document?.text).toBe("my receipt");
+    expect(byType.document?.media).toMatchObject({
+      mediaId: "622684793477189",
+      mimeType: "application/pdf",
+      filename: "receipt.pdf",
+    });
+    const conversations = await t()
+      .selectFrom("conversations as c")
+      .innerJoin("customers as cu", "cu.id", "c.customer_id")
+      .select("c.id")
+      .where("cu.wa_id", "=", waId)
+      .execute();
+    expect(conversations).toHaveLength(1);
+  });
+
+  it("stores a replayed webhook only once", async () => {
+    const body = forBank("inbound-text");
+    for (let i = 0; i < 3; i++) expect((await postWebhook(body)).status).toBe(200);
+    const wamid =
+      (JSON.parse(body) as { entry: { changes: { value: { messages: { id: string }[] } }[] }[] }).entry[0]
+        ?.changes[0]?.value.messages[0]?.id ?? "";
+    await eventually(async () => {
+      const pending = await sql<{
+        n: string;
+      }>`select count(*)::text as n from control.webhook_events where status = 'pending'`.execute(
+        system.services.db,
+      );
+      return pending.rows[0]?.n === "0";
+    });
+    const rows = await t().selectFrom("messages").select("id").where("wamid", "=", wamid).execute();
+    expect(rows).toHaveLength(1);
+  });
+
+  it("refuses a missing or wrong signature with 401 and stores nothing", async () => {
+    const before = await countEvents();
+    const body = forBank("inbound-text");
+    expect((await postWebhook(body, "sha256=deadbeef")).status).toBe(401);
+    expect((await postWebhook(body, signWebhookBody(body, "another-secret"))).status).toBe(401);
+    const unsigned = await fetch(`${system.apiUrl}/webhooks/whatsapp`, { method: "POST", body });
+    expect(unsigned.status).toBe(401);
+    // A valid signature over different bytes: re-serialised JSON is not the raw body.
+    const reformatted = JSON.stringify(JSON.parse(body), null, 2);
+    expect(
+      (await postWebhook(reformatted, signWebhookBody(body, system.env.WHATSAPP_APP_SECRET as string)))
+        .status,
+    ).toBe(401);
+    expect(await countEvents()).toBe(before);
+  });
+
+  it("keeps malformed JSON with a valid signature as a dead letter and answers 200", async () => {
+    const body = '{"object":"whatsapp_business_account","entry":[{';
+    const res = await postWebhook(body);
+    expect(res.status).toBe(200);
+    const dead = await system.services.db
+      .withSchema("control")
+      .selectFrom("webhook_events")
+      .selectAll()
+      .orderBy("id", "desc")
+      .limit(1)
+      .executeTakeFirstOrThrow();
+    expect(dead.status).toBe("dead");
+    expect(dead.error).toMatch(/malformed/);
+  });
+
+  it("keeps and reports events for an unknown phone_number_id", async () => {
+    const body = fixture("inbound-text").replaceAll(FIXTURE_NUMBER, uniqueDigits(15));
+    expect((await postWebhook(body)).status).toBe(200);
+    const row = await eventually(async () => {
+      const r = await system.services.db
+        .withSchema("control")
+        .selectFrom("webhook_events")
+        .selectAll()
+        .where("status", "=", "unknown_number")
+        .orderBy("id", "desc")
+        .executeTakeFirst();
+      return r;
+    });
+    expect(row.error).toMatch(/unknown phone_number_id/);
+  });
+
+  it("opens exactly one conversation for 20 concurrent webhooks from one new customer", async () => {
+    const waId = uniqueDigits(12);
+    const bodies = Array.from({ length: 20 }, (_, i) =>
+      forBank("inbound-text", waId, `c${i}${uniqueDigits(6)}`),
+    );
+    const statuses = await Promise.all(bodies.map((b) => postWebhook(b).then((r) => r.status)));
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    const messages = await eventually(async () => {
+      const rows = await t()
+        .selectFrom("messages as m")
+        .innerJoin("conversations as c", "c.id", "m.conversation_id")
+        .innerJoin("customers as cu", "cu.id", "c.customer_id")
+        .select(["m.id", "c.id as conversation_id"])
+        .where("cu.wa_id", "=", waId)
+        .execute();
+      return rows.length === 20 ? rows : undefined;
+    }, 20_000);
+    expect(new Set(messages.map((m) => m.conversation_id)).size).toBe(1);
+    const customers = await t().selectFrom("customers").select("id").where("wa_id", "=", waId).execute();
+    expect(customers).toHaveLength(1);
+  });
+
+  it("masks a card number before it is stored anywhere in Postgres", async () => {
+    const card = "4111 1111 1111 1111";
+    const body = forBank("inbound-text").replace(
+      "Does it come in another color?",
+      `Meine Karte ${card} ist weg`,
+    );
+    expect((await postWebhook(body)).status).toBe(200);
+    const stored = await eventually(async () =>
+      t().selectFrom("messages").select("text").where("text", "like", "Meine Karte%").executeTakeFirst(),
+    );
+    expect(stored.text).not.toContain("4111 1111 1111 1111");
+    expect(stored.text).toContain("1111");
+    const raw = await sql<{
+      n: string;
+    }>`select count(*)::text as n from control.webhook_events where body like '%4111 1111 1111 1111%' or body like '%4111111111111111%'`.execute(
+      system.services.db,
+    );
+    expect(raw.rows[0]?.n).toBe("0");
+  });
+
+  it("when Redis is down the webhook still answers 200 and the sweeper enqueues it later", async () => {
+    const offline = await startTestSystem({
+      env: {
+        REDIS_URL: "redis://127.0.0.1:1",
+        WHATSAPP_APP_SECRET: system.env.WHATSAPP_APP_SECRET as string,
+      },
+    });
+    try {
+      const body = forBank("inbound-text");
+      const wamid =
+        (JSON.parse(body) as { entry: { changes: { value: { messages: { id: string }[] } }[] }[] }).entry[0]
+          ?.changes[0]?.value.messages[0]?.id ?? "";
+      const res = await offline.app.request("/webhooks/whatsapp", {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-hub-signature-256": signWebhookBody(body, system.env.WHATSAPP_APP_SECRET as string),
+        },
+        body,
+      });
+      expect(res.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(
+        await t().selectFrom("messages").select("id").where("wamid", "=", wamid).executeTakeFirst(),
+      ).toBeUndefined();
+      await sql`update control.webhook_events set received_at = now() - interval '1 minute' where status = 'pending'`.execute(
+        system.services.db,
+      );
+      expect(await sweepPendingWebhooks(system.services.db, system.services.queues)).toBeGreaterThan(0);
+      await eventually(async () =>
+        t().selectFrom("messages").select("id").where("wamid", "=", wamid).executeTakeFirst(),
+      );
+      // Sweeping again changes nothing: the event is processed and its message exists once.
+      await sweepPendingWebhooks(system.services.db, system.services.queues, { olderThanSeconds: 0 });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await t().selectFrom("messages").select("id").where("wamid", "=", wamid).execute()).toHaveLength(
+        1,
+      );
+    } finally {
+      await offline.close();
+    }
+  });
+});

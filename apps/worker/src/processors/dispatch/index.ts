@@ -1,0 +1,44 @@
+import {
+  createDispatchDeps,
+  dispatchMessage,
+  markConversationRead,
+  type DispatchDeps,
+  type Services,
+} from "@kanal/core";
+import { settle } from "../../outcome";
+import type { Processor } from "../../registry";
+
+const depsFor = new WeakMap<Services, DispatchDeps>();
+const deps = (services: Services) => {
+  let d = depsFor.get(services);
+  if (!d) {
+    d = createDispatchDeps(services);
+    depsFor.set(services, d);
+  }
+  return d;
+};
+
+/** All outbound traffic of every bank goes through this queue; the limiter is shared in Redis. */
+export const dispatchProcessor: Processor = {
+  queue: "dispatch",
+  concurrency: 64,
+  handlers: {
+    send: async (job, { services, token }) => {
+      const outcome = await dispatchMessage(deps(services), {
+        tenantId: String(job.data.tenantId),
+        messageId: String(job.data.messageId),
+        attemptsMade: job.attemptsMade,
+      });
+      return settle(job, token, outcome);
+    },
+    "mark-read": async (job, { services, token }) =>
+      settle(
+        job,
+        token,
+        await markConversationRead(deps(services), {
+          tenantId: String(job.data.tenantId),
+          conversationId: String(job.data.conversationId),
+        }),
+      ),
+  },
+};

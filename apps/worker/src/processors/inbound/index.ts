@@ -1,0 +1,41 @@
+import {
+  createDispatchDeps,
+  processWebhookEvent,
+  sweepPendingWebhooks,
+  type DispatchDeps,
+  type Services,
+} from "@kanal/core";
+import { fetchMedia } from "@kanal/core";
+import { settle } from "../../outcome";
+import type { Processor } from "../../registry";
+
+const depsFor = new WeakMap<Services, DispatchDeps>();
+const deps = (services: Services) => {
+  let d = depsFor.get(services);
+  if (!d) {
+    d = createDispatchDeps(services);
+    depsFor.set(services, d);
+  }
+  return d;
+};
+
+export const inboundProcessor: Processor = {
+  queue: "inbound",
+  concurrency: 16,
+  schedules: [{ jobName: "webhook-sweep", everyMs: 15_000 }],
+  handlers: {
+    "process-event": async (job, { services }) => processWebhookEvent(services, String(job.data.eventId)),
+    "fetch-media": async (job, { services, token }) =>
+      settle(
+        job,
+        token,
+        await fetchMedia(deps(services), {
+          tenantId: String(job.data.tenantId),
+          messageId: String(job.data.messageId),
+        }),
+      ),
+    "webhook-sweep": async (_job, { services }) => ({
+      enqueued: await sweepPendingWebhooks(services.db, services.queues),
+    }),
+  },
+};

@@ -1,0 +1,341 @@
+import { sql, type Tenant } from "@kanal/db";
+import { auditControl, auditTenant } from "../audit";
+import { systemActor } from "../actor";
+import { publishToUsers } from "../events";
+import type { Services } from "../services";
+import { GraphClient, GraphError } from "./graph";
+import { SendLimiter } from "./limiter";
+import { accessToken, bindingForTenant, forgetNumber, type NumberBinding } from "./tenants-by-number";
+
+/** What the worker does with the job after one dispatch step. */
+export type DispatchOutcome =
+  | { kind: "done"; status: string }
+  | { kind: "delay"; ms: number; reason: string }
+  | { kind: "retry"; error: string };
+
+export interface DispatchDeps {
+  services: Services;
+  graph: GraphClient;
+  limiter: SendLimiter;
+}
+
+export function createDispatchDeps(services: Services): DispatchDeps {
+  const { config, redis } = services;
+  return {
+    services,
+    graph: new GraphClient({ baseUrl: config.WHATSAPP_API_BASE_URL, version: config.WHATSAPP_API_VERSION }),
+    limiter: new SendLimiter(redis, {
+      prefix: config.QUEUE_PREFIX,
+      pairBurst: config.WHATSAPP_PAIR_BURST,
+      pairIntervalMs: config.WHATSAPP_PAIR_INTERVAL_MS,
+    }),
+  };
+}
+
+const jitter = (ms: number) => Math.round(ms * (0.8 + Math.random() * 0.4));
+
+function metaPayload(
+  message: { type: string; text: string | null; payload: Record<string, unknown> | null },
+  to: string,
+  messageId: string,
+) {
+  const base = { to, biz_opaque_callback_data: messageId };
+  if (message.type === "template") {
+    const t = (message.payload?.template ?? {}) as { name: string; language: string; params?: string[] };
+    return {
+      ...base,
+      type: "template",
+      template: {
+        name: t.name,
+        language: { code: t.language },
+        ...(t.params?.length && {
+          components: [{ type: "body", parameters: t.params.map((text) => ({ type: "text", text })) }],
+        }),
+      },
+    };
+  }
+  return { ...base, type: "text", text: { body: message.text ?? "", preview_url: false } };
+}
+
+async function pauseNumber(services: Services, binding: NumberBinding, reason: string): Promise<void> {
+  const { db } = services;
+  await db.transaction().execute(async (trx) => {
+    const paused = await trx
+      .withSchema("control")
+      .updateTable("whatsapp_numbers")
+      .set({ sending_paused_at: new Date(), sending_paused_reason: reason })
+      .where("phone_number_id", "=", binding.phoneNumberId)
+      .where("sending_paused_at", "is", null)
+      .returning("phone_number_id")
+      .executeTakeFirst();
+    if (!paused) return;
+    const entry = {
+      action: "whatsapp.sending_paused",
+      targetType: "whatsapp_number",
+      targetId: binding.phoneNumberId,
+      details: { reason },
+    };
+    await auditTenant(trx, binding.tenant.schema_name, systemActor("dispatch"), entry);
+    await auditControl(trx, systemActor("dispatch"), { ...entry, tenantId: binding.tenant.id });
+  });
+  forgetNumber(binding.phoneNumberId);
+  services.logger.error(
+    { tenant: binding.tenant.slug, phoneNumberId: binding.phoneNumberId, reason },
+    "whatsapp sending paused: access token invalid",
+  );
+}
+
+async function notify(
+  services: Services,
+  tenant: Tenant,
+  conversationId: string,
+  messageId: string,
+  status: string,
+) {
+  const row = await services.db
+    .withSchema(tenant.schema_name)
+    .selectFrom("conversations")
+    .select("assignee_user_id")
+    .where("id", "=", conversationId)
+    .executeTakeFirst();
+  if (row?.assignee_user_id) {
+    await publishToUsers(services.redis, [row.assignee_user_id], "message.status", {
+      tenant: tenant.slug,
+      conversationId,
+      messageId,
+      status,
+    });
+  }
+}
+
+/**
+ * One step of sending one message. Never sends twice: the row is claimed (`sending`) before the call;
+ * a claim found on a later attempt means an earlier attempt may have reached Meta, so it first waits for
+ * the status webhook (which carries our id in biz_opaque_callback_data) before it sends again.
+ */
+export async function dispatchMessage(
+  deps: DispatchDeps,
+  input: { tenantId: string; messageId: string; attemptsMade: number },
+): Promise<DispatchOutcome> {
+  const { services, graph, limiter } = deps;
+  const { db, config } = services;
+  const binding = await bindingForTenant(db, input.tenantId);
+  if (!binding) return { kind: "done", status: "no_number" };
+  const t = db.withSchema(binding.tenant.schema_name);
+  const message = await t
+    .selectFrom("messages as m")
+    .innerJoin("conversations as c", "c.id", "m.conversation_id")
+    .innerJoin("customers as cu", "cu.id", "c.customer_id")
+    .select([
+      "m.id",
+      "m.type",
+      "m.text",
+      "m.payload",
+      "m.status",
+      "m.sending_started_at",
+      "m.conversation_id",
+      "cu.wa_id",
+    ])
+    .where("m.id", "=", input.messageId)
+    .executeTakeFirst();
+  if (!message) {
+    // The sender's transaction may not have committed yet: look again shortly, then give up.
+    return input.attemptsMade < 5
+      ? { kind: "delay", ms: 200, reason: "not_committed" }
+      : { kind: "done", status: "missing" };
+  }
+  if (message.status !== "queued" && message.status !== "sending")
+    return { kind: "done", status: message.status };
+  if (message.status === "sending" && message.sending_started_at) {
+    const waited = Date.now() - message.sending_started_at.getTime();
+    if (waited < config.DISPATCH_RECONCILE_MS)
+      return { kind: "delay", ms: config.DISPATCH_RECONCILE_MS - waited + 50, reason: "reconcile" };
+  }
+  if (binding.pausedReason) return { kind: "delay", ms: 60_000, reason: "number_paused" };
+  if (!message.wa_id) return { kind: "done", status: "no_recipient" };
+
+  const wait = await limiter.acquire(
+    binding.phoneNumberId,
+    message.wa_id,
+    binding.throughputPerSecond,
+    `${message.id}:${input.attemptsMade}:${Date.now()}`,
+  );
+  if (wait > 0) return { kind: "delay", ms: wait, reason: "rate_limit" };
+
+  const claimed = await t
+    .updateTable("messages")
+    .set({ status: "sending", sending_started_at: new Date(), send_attempts: sql`send_attempts + 1` })
+    .where("id", "=", message.id)
+    .where("status", "=", message.status)
+    .returning("id")
+    .executeTakeFirst();
+  if (!claimed) return { kind: "done", status: "claimed_elsewhere" };
+
+  try {
+    const { wamid } = await graph.sendMessage(
+      binding.phoneNumberId,
+      accessToken(binding, config.secretsKey),
+      metaPayload({ ...message, payload: message.payload }, message.wa_id, message.id),
+    );
+    // A status webhook may already have moved the row on (and set the wamid); only fill in what is missing.
+    await t
+      .updateTable("messages")
+      .set((eb) => ({
+        wamid: eb.fn.coalesce("wamid", eb.val(wamid)),
+        status: sql`case when status = 'sending' then 'accepted' else status end`,
+      }))
+      .where("id", "=", message.id)
+      .execute();
+    await notify(services, binding.tenant, message.conversation_id, message.id, "accepted");
+    return { kind: "done", status: "accepted" };
+  } catch (error) {
+    if (!(error instanceof GraphError)) throw error;
+    const requeue = () =>
+      t
+        .updateTable("messages")
+        .set({ status: "queued" })
+        .where("id", "=", message.id)
+        .where("status", "=", "sending")
+        .execute();
+    switch (error.kind) {
+      case "throughput":
+        await limiter.coolDownNumber(binding.phoneNumberId, jitter(1_000));
+        await requeue();
+        return { kind: "delay", ms: jitter(1_000), reason: `meta_${error.code}` };
+      case "pair_rate":
+        await limiter.coolDownPair(
+          binding.phoneNumberId,
+          message.wa_id,
+          jitter(config.WHATSAPP_PAIR_INTERVAL_MS),
+        );
+        await requeue();
+        return { kind: "delay", ms: jitter(config.WHATSAPP_PAIR_INTERVAL_MS), reason: "meta_131056" };
+      case "token_invalid":
+        await requeue();
+        await pauseNumber(
+          services,
+          binding,
+          `access token rejected (#${error.code}): ${error.title}`.slice(0, 300),
+        );
+        return { kind: "delay", ms: 60_000, reason: "number_paused" };
+      case "permanent":
+        await t
+          .updateTable("messages")
+          .set({
+            status: "failed",
+            status_at: new Date(),
+            error: JSON.stringify({
+              code: error.code ?? null,
+              title: error.title,
+              details: error.details ?? null,
+            }),
+          })
+          .where("id", "=", message.id)
+          .execute();
+        if (error.code === 100)
+          services.logger.error(
+            { messageId: message.id, code: error.code },
+            "Graph API rejected our request as invalid",
+          );
+        await notify(services, binding.tenant, message.conversation_id, message.id, "failed");
+        return { kind: "done", status: "failed" };
+      default:
+        // Timeouts and 5xx may have reached Meta: the row stays `sending` and the next attempt reconciles.
+        return { kind: "retry", error: error.message };
+    }
+  }
+}
+
+/** Marks the customer's messages as read at Meta when an agent opens the chat. */
+export async function markConversationRead(
+  deps: DispatchDeps,
+  input: { tenantId: string; conversationId: string },
+): Promise<DispatchOutcome> {
+  const { services, graph, limiter } = deps;
+  const binding = await bindingForTenant(services.db, input.tenantId);
+  if (!binding) return { kind: "done", status: "no_number" };
+  const t = services.db.withSchema(binding.tenant.schema_name);
+  const latest = await t
+    .selectFrom("messages")
+    .select(["id", "wamid"])
+    .where("conversation_id", "=", input.conversationId)
+    .where("direction", "=", "inbound")
+    .where("status", "=", "received")
+    .orderBy("created_at", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  if (!latest?.wamid) return { kind: "done", status: "nothing_unread" };
+  if (binding.pausedReason) return { kind: "done", status: "number_paused" };
+  const wait = await limiter.acquire(
+    binding.phoneNumberId,
+    null,
+    binding.throughputPerSecond,
+    `read:${latest.id}:${Date.now()}`,
+  );
+  if (wait > 0) return { kind: "delay", ms: wait, reason: "rate_limit" };
+  try {
+    await graph.markRead(
+      binding.phoneNumberId,
+      accessToken(binding, services.config.secretsKey),
+      latest.wamid,
+    );
+  } catch (error) {
+    if (error instanceof GraphError && error.kind === "transient")
+      return { kind: "retry", error: error.message };
+    return { kind: "done", status: "mark_read_failed" };
+  }
+  await t
+    .updateTable("messages")
+    .set({ status: "read", status_at: new Date() })
+    .where("conversation_id", "=", input.conversationId)
+    .where("direction", "=", "inbound")
+    .where("status", "=", "received")
+    .execute();
+  return { kind: "done", status: "read" };
+}
+
+/** Fetches a customer's media from the Graph API with the bank's token and keeps it (never logged). */
+export async function fetchMedia(
+  deps: DispatchDeps,
+  input: { tenantId: string; messageId: string },
+): Promise<DispatchOutcome> {
+  const { services, graph } = deps;
+  const binding = await bindingForTenant(services.db, input.tenantId);
+  if (!binding) return { kind: "done", status: "no_number" };
+  const t = services.db.withSchema(binding.tenant.schema_name);
+  const media = await t
+    .selectFrom("media")
+    .select(["id", "media_id", "status", "mime_type"])
+    .where("message_id", "=", input.messageId)
+    .executeTakeFirst();
+  if (!media || media.status === "stored") return { kind: "done", status: media?.status ?? "missing" };
+  const token = accessToken(binding, services.config.secretsKey);
+  try {
+    const meta = await graph.getMedia(media.media_id, token);
+    const { bytes, contentType } = await graph.download(meta.url, token);
+    await t
+      .updateTable("media")
+      .set({
+        content: bytes,
+        size_bytes: bytes.length,
+        mime_type: meta.mime_type ?? contentType ?? media.mime_type,
+        sha256: meta.sha256 ?? null,
+        status: "stored",
+        stored_at: new Date(),
+        error: null,
+      })
+      .where("id", "=", media.id)
+      .execute();
+    return { kind: "done", status: "stored" };
+  } catch (error) {
+    if (error instanceof GraphError && error.kind !== "transient" && error.kind !== "throughput") {
+      await t
+        .updateTable("media")
+        .set({ status: "failed", error: error.message.slice(0, 300) })
+        .where("id", "=", media.id)
+        .execute();
+      return { kind: "done", status: "failed" };
+    }
+    return { kind: "retry", error: (error as Error).message };
+  }
+}

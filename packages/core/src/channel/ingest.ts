@@ -1,0 +1,463 @@
+import { sql, type Db, type Tenant, type Transaction, type Database } from "@kanal/db";
+import { newId } from "../crypto";
+import { publishToUsers } from "../events";
+import { maskAndClassifyInbound } from "../rsk/index";
+import type { Services } from "../services";
+import { maskWebhookPayload, type WebhookPayload } from "./webhook";
+import { bindingForNumber } from "./tenants-by-number";
+
+type Trx = Transaction<Database>;
+type InboundMessage = Record<string, unknown> & {
+  id?: string;
+  from?: string;
+  timestamp?: string;
+  type?: string;
+  context?: { id?: string };
+};
+
+export interface IngestResult {
+  messages: number;
+  duplicates: number;
+  statuses: number;
+  unknownNumbers: string[];
+}
+
+/** What we keep of each WhatsApp message type: a text to show and search, and the type's own details. */
+export function describeInbound(m: InboundMessage): {
+  type: string;
+  text: string | null;
+  payload: Record<string, unknown>;
+  media: Record<string, unknown> | null;
+} {
+  const type = String(m.type ?? "unknown");
+  const part = (m[type] ?? {}) as Record<string, unknown>;
+  switch (type) {
+    case "text":
+      return { type, text: String((part as { body?: string }).body ?? ""), payload: {}, media: null };
+    case "interactive": {
+      const reply = (part.button_reply ?? part.list_reply ?? {}) as {
+        id?: string;
+        title?: string;
+        description?: string;
+      };
+      return {
+        type,
+        text: reply.title ?? null,
+        payload: {
+          kind: part.type ?? null,
+          replyId: reply.id ?? null,
+          description: reply.description ?? null,
+        },
+        media: null,
+      };
+    }
+    case "button": {
+      const b = part as { text?: string; payload?: string };
+      return { type, text: b.text ?? null, payload: { payload: b.payload ?? null }, media: null };
+    }
+    case "image":
+    case "document":
+    case "audio":
+    case "video":
+    case "sticker": {
+      const media = part as {
+        id?: string;
+        mime_type?: string;
+        sha256?: string;
+        filename?: string;
+        caption?: string;
+      };
+      return {
+        type,
+        text: media.caption ?? null,
+        payload: {},
+        media: {
+          mediaId: media.id ?? null,
+          mimeType: media.mime_type ?? null,
+          sha256: media.sha256 ?? null,
+          filename: media.filename ?? null,
+        },
+      };
+    }
+    case "location": {
+      const l = part as { latitude?: number; longitude?: number; name?: string; address?: string };
+      return {
+        type,
+        text: [l.name, l.address].filter(Boolean).join(", ") || null,
+        payload: {
+          latitude: l.latitude,
+          longitude: l.longitude,
+          name: l.name ?? null,
+          address: l.address ?? null,
+        },
+        media: null,
+      };
+    }
+    default: {
+      const errors = (m.errors as { code?: number; title?: string }[] | undefined) ?? [];
+      return { type: "unsupported", text: null, payload: { originalType: type, errors }, media: null };
+    }
+  }
+}
+
+async function lockCustomer(trx: Trx, schema: string, waId: string): Promise<void> {
+  // Serialises every webhook of one customer of one bank: never two open conversations, never a lost update.
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`${schema}:${waId}`}, 0))`.execute(trx);
+}
+
+export interface IngestedMessage {
+  tenant: Tenant;
+  conversationId: string;
+  messageId: string;
+  newConversation: boolean;
+  assigneeUserId: string | null;
+  ruleId: string | null;
+  ruleVersion: number | null;
+  sensitiveKinds: string[];
+  customerName: string | null;
+  hasMedia: boolean;
+}
+
+/**
+ * Stores one inbound message exactly once (dedup on wamid under the customer's lock): contact upserted,
+ * text masked and classified, the customer's open conversation found or a new one opened (queued for
+ * routing). Returns null for a duplicate.
+ */
+export async function ingestInboundMessage(
+  db: Db,
+  tenant: Tenant,
+  contact: { waId: string; profileName: string | null },
+  message: InboundMessage,
+): Promise<IngestedMessage | null> {
+  const wamid = String(message.id ?? "");
+  if (!wamid) return null;
+  const schema = tenant.schema_name;
+  const described = describeInbound(message);
+  const sentAt = message.timestamp ? new Date(Number(message.timestamp) * 1000) : new Date();
+  return db.transaction().execute(async (trx) => {
+    await lockCustomer(trx, schema, contact.waId);
+    const t = trx.withSchema(schema);
+    const seen = await t.selectFrom("messages").select("id").where("wamid", "=", wamid).executeTakeFirst();
+    if (seen) return null;
+
+    const customer = await t
+      .insertInto("customers")
+      .values({
+        id: newId("cus"),
+        wa_id: contact.waId,
+        profile_name: contact.profileName,
+        last_inbound_at: sentAt,
+        updated_at: new Date(),
+      })
+      .onConflict((oc) =>
+        oc.column("wa_id").doUpdateSet({
+          profile_name: sql`coalesce(excluded.profile_name, ${sql.ref(`${schema}.customers.profile_name`)})`,
+          last_inbound_at: sql`greatest(${sql.ref(`${schema}.customers.last_inbound_at`)}, excluded.last_inbound_at)`,
+          updated_at: new Date(),
+        }),
+      )
+      .returning(["id", "name", "profile_name", "opted_out_at"])
+      .executeTakeFirstOrThrow();
+
+    const masked = described.text ? await maskAndClassifyInbound(trx, schema, described.text) : null;
+    let conversation = await t
+      .selectFrom("conversations")
+      .select(["id", "assignee_user_id", "topic"])
+      .where("customer_id", "=", customer.id)
+      .where("status", "<>", "closed")
+      .executeTakeFirst();
+    const newConversation = !conversation;
+    if (!conversation) {
+      conversation = await t
+        .insertInto("conversations")
+        .values({
+          id: newId("conv"),
+          customer_id: customer.id,
+          status: "queued",
+          queued_at: new Date(),
+          opened_at: new Date(),
+          last_inbound_at: sentAt,
+          last_message_at: sentAt,
+          topic: masked && !masked.classification.isDefault ? masked.classification.topic : null,
+          rule_id: masked?.classification.ruleId ?? null,
+        })
+        .returning(["id", "assignee_user_id", "topic"])
+        .executeTakeFirstOrThrow();
+    } else {
+      await t
+        .updateTable("conversations")
+        .set({
+          last_inbound_at: sentAt,
+          last_message_at: sentAt,
+          // A conversation takes the topic of its first message that has one.
+          ...(!conversation.topic &&
+            masked &&
+            !masked.classification.isDefault && {
+              topic: masked.classification.topic,
+              rule_id: masked.classification.ruleId,
+            }),
+        })
+        .where("id", "=", conversation.id)
+        .execute();
+    }
+
+    const messageId = newId("msg");
+    const inserted = await t
+      .insertInto("messages")
+      .values({
+        id: messageId,
+        conversation_id: conversation.id,
+        direction: "inbound",
+        type: described.type,
+        text: masked?.text ?? described.text,
+        payload: JSON.stringify(described.payload),
+        media: described.media ? JSON.stringify(described.media) : null,
+        wamid,
+        context_wamid: message.context?.id ?? null,
+        status: "received",
+        kind: "customer",
+        topic: masked?.classification.topic ?? null,
+        rule_id: masked?.classification.ruleId ?? null,
+        rule_version: masked?.classification.version ?? null,
+        created_at: sentAt,
+      })
+      .onConflict((oc) => oc.column("wamid").doNothing())
+      .returning("id")
+      .executeTakeFirst();
+    if (!inserted) return null;
+    if (described.media?.mediaId) {
+      await t
+        .insertInto("media")
+        .values({
+          id: newId("med"),
+          message_id: messageId,
+          media_id: String(described.media.mediaId),
+          mime_type: (described.media.mimeType as string | null) ?? null,
+          filename: (described.media.filename as string | null) ?? null,
+          sha256: (described.media.sha256 as string | null) ?? null,
+        })
+        .execute();
+    }
+    return {
+      tenant,
+      conversationId: conversation.id,
+      messageId,
+      newConversation,
+      assigneeUserId: conversation.assignee_user_id,
+      ruleId: masked?.classification.ruleId ?? null,
+      ruleVersion: masked?.classification.version ?? null,
+      sensitiveKinds: masked?.sensitiveKinds ?? [],
+      customerName: customer.name ?? customer.profile_name,
+      hasMedia: Boolean(described.media?.mediaId),
+    };
+  });
+}
+
+const STATUS_RANK: Record<string, number> = {
+  queued: 0,
+  sending: 1,
+  accepted: 2,
+  sent: 3,
+  delivered: 4,
+  read: 5,
+  played: 5,
+};
+
+/** Status webhooks only move a message forward; `failed` is terminal unless it was already delivered. */
+export async function applyStatus(
+  db: Db,
+  tenant: Tenant,
+  status: {
+    id?: string;
+    status?: string;
+    timestamp?: string;
+    errors?: { code?: number; title?: string; message?: string; error_data?: { details?: string } }[];
+    biz_opaque_callback_data?: string;
+  },
+): Promise<{ messageId: string; conversationId: string; status: string } | null> {
+  const wamid = status.id;
+  const next = status.status;
+  if (!wamid || !next) return null;
+  const t = db.withSchema(tenant.schema_name);
+  const at = status.timestamp ? new Date(Number(status.timestamp) * 1000) : new Date();
+  // biz_opaque_callback_data carries our message id: it finds the row even before its wamid was stored
+  // (a status can overtake the send's own answer, or the worker died in between).
+  const byOpaque = status.biz_opaque_callback_data?.startsWith("msg_")
+    ? status.biz_opaque_callback_data
+    : null;
+  const row = await t
+    .selectFrom("messages")
+    .select(["id", "conversation_id", "status", "wamid"])
+    .where((eb) =>
+      byOpaque ? eb.or([eb("wamid", "=", wamid), eb("id", "=", byOpaque)]) : eb("wamid", "=", wamid),
+    )
+    .where("direction", "=", "outbound")
+    .executeTakeFirst();
+  if (!row) return null;
+  const current = STATUS_RANK[row.status] ?? (row.status === "failed" ? 99 : 0);
+  if (next === "failed") {
+    if (current >= STATUS_RANK.delivered!) return null;
+    const e = status.errors?.[0];
+    await t
+      .updateTable("messages")
+      .set({
+        status: "failed",
+        status_at: at,
+        wamid,
+        error: JSON.stringify({
+          code: e?.code ?? null,
+          title: e?.title ?? e?.message ?? "failed",
+          details: e?.error_data?.details ?? null,
+        }),
+      })
+      .where("id", "=", row.id)
+      .where("status", "<>", "failed")
+      .execute();
+    return { messageId: row.id, conversationId: row.conversation_id, status: "failed" };
+  }
+  const rank = STATUS_RANK[next];
+  if (rank === undefined || rank <= current) return null;
+  const updated = await t
+    .updateTable("messages")
+    .set({ status: next, status_at: at, wamid })
+    .where("id", "=", row.id)
+    .where("status", "=", row.status)
+    .returning("id")
+    .executeTakeFirst();
+  return updated ? { messageId: row.id, conversationId: row.conversation_id, status: next } : null;
+}
+
+async function conversationAudience(db: Db, tenant: Tenant, conversationId: string): Promise<string[]> {
+  const row = await db
+    .withSchema(tenant.schema_name)
+    .selectFrom("conversations")
+    .select("assignee_user_id")
+    .where("id", "=", conversationId)
+    .executeTakeFirst();
+  return row?.assignee_user_id ? [row.assignee_user_id] : [];
+}
+
+/**
+ * Processes one stored webhook event: every entry, change, message and status in it. Idempotent — a
+ * processed event is skipped, and messages are deduplicated on wamid — so the sweeper and BullMQ retries
+ * can hand the same event over again safely.
+ */
+export async function processWebhookEvent(services: Services, eventId: string): Promise<IngestResult> {
+  const { db, redis, logger } = services;
+  const event = await db
+    .withSchema("control")
+    .selectFrom("webhook_events")
+    .selectAll()
+    .where("id", "=", eventId)
+    .executeTakeFirst();
+  const result: IngestResult = { messages: 0, duplicates: 0, statuses: 0, unknownNumbers: [] };
+  if (!event || event.status !== "pending") return result;
+  const payload = maskWebhookPayload(JSON.parse(event.body) as WebhookPayload);
+
+  for (const entry of payload.entry ?? []) {
+    for (const change of entry.changes ?? []) {
+      const value = change.value;
+      const phoneNumberId = value?.metadata?.phone_number_id;
+      if (!value || !phoneNumberId) continue;
+      const binding = await bindingForNumber(db, phoneNumberId);
+      if (!binding) {
+        result.unknownNumbers.push(phoneNumberId);
+        continue;
+      }
+      const tenant = binding.tenant;
+      const names = new Map((value.contacts ?? []).map((c) => [c.wa_id ?? "", c.profile?.name ?? null]));
+      for (const message of value.messages ?? []) {
+        const waId = String(message.from ?? "");
+        if (!waId) continue;
+        const ingested = await ingestInboundMessage(
+          db,
+          tenant,
+          { waId, profileName: names.get(waId) ?? null },
+          message as InboundMessage,
+        );
+        if (!ingested) {
+          result.duplicates++;
+          continue;
+        }
+        result.messages++;
+        await afterIngest(services, ingested);
+      }
+      for (const status of value.statuses ?? []) {
+        const applied = await applyStatus(db, tenant, status as Parameters<typeof applyStatus>[2]);
+        if (!applied) continue;
+        result.statuses++;
+        await publishToUsers(
+          redis,
+          await conversationAudience(db, tenant, applied.conversationId),
+          "message.status",
+          {
+            tenant: tenant.slug,
+            conversationId: applied.conversationId,
+            messageId: applied.messageId,
+            status: applied.status,
+          },
+        );
+      }
+    }
+  }
+
+  const unknownOnly =
+    result.unknownNumbers.length > 0 && result.messages + result.duplicates + result.statuses === 0;
+  await db
+    .withSchema("control")
+    .updateTable("webhook_events")
+    .set({
+      status: unknownOnly ? "unknown_number" : "processed",
+      processed_at: new Date(),
+      error: result.unknownNumbers.length
+        ? `unknown phone_number_id: ${[...new Set(result.unknownNumbers)].join(", ")}`
+        : null,
+      attempts: sql`attempts + 1`,
+    })
+    .where("id", "=", eventId)
+    .execute();
+  if (result.unknownNumbers.length)
+    logger.warn(
+      { eventId, phoneNumberIds: [...new Set(result.unknownNumbers)] },
+      "webhook for unknown phone_number_id kept",
+    );
+  return result;
+}
+
+/** Hands a stored message to routing, the rules' follow-ups and the media fetcher, and tells the agent. */
+async function afterIngest(services: Services, m: IngestedMessage): Promise<void> {
+  const { queues, redis } = services;
+  if (m.newConversation) {
+    await queues.routing.add(
+      "route-conversation",
+      { tenantId: m.tenant.id, conversationId: m.conversationId, trigger: "new" },
+      { jobId: `route-${m.conversationId}` },
+    );
+  } else if (m.assigneeUserId) {
+    await publishToUsers(redis, [m.assigneeUserId], "message.created", {
+      tenant: m.tenant.slug,
+      conversationId: m.conversationId,
+      messageId: m.messageId,
+      direction: "inbound",
+      customerName: m.customerName,
+    });
+  }
+  await queues.inbound.add(
+    "after-inbound",
+    {
+      tenantId: m.tenant.id,
+      conversationId: m.conversationId,
+      messageId: m.messageId,
+      ruleId: m.ruleId,
+      ruleVersion: m.ruleVersion,
+      sensitiveKinds: m.sensitiveKinds,
+    },
+    { jobId: `after-${m.messageId}` },
+  );
+  if (m.hasMedia)
+    await queues.inbound.add(
+      "fetch-media",
+      { tenantId: m.tenant.id, messageId: m.messageId },
+      { jobId: `media-${m.messageId}` },
+    );
+}

@@ -1,0 +1,241 @@
+import { renderSnippet } from "@kanal/rules";
+import type { Db, Tenant } from "@kanal/db";
+import { auditTenant } from "../audit";
+import { newId } from "../crypto";
+import { AppError, forbidden, notFound } from "../errors";
+import type { RequestContext } from "../request-context";
+import { checkAgentDraft, draftActorKind } from "../rsk/index";
+import type { Services } from "../services";
+import type { TenantAccess } from "../tenants/access";
+
+export const WINDOW_MS = 24 * 3_600_000;
+
+export type SendInput =
+  | { text: string }
+  | { snippetId: string }
+  | { template: { name: string; language: string; params?: string[] } };
+
+export type MessageKind = "reply" | "away" | "hint" | "auto_reply" | "notification";
+
+/** Replies jump ahead of bulk traffic (lower number = earlier in BullMQ). */
+export const PRIORITY = { reply: 1, bulk: 10 } as const;
+
+export interface QueuedMessage {
+  id: string;
+  status: "queued";
+  text: string | null;
+  type: string;
+  createdAt: string;
+  warnings: { code: string; message: string }[];
+}
+
+export function windowOpen(lastInboundAt: Date | null, now = new Date()): boolean {
+  return lastInboundAt !== null && now.getTime() - lastInboundAt.getTime() < WINDOW_MS;
+}
+
+function templateText(t: { name: string; language: string; params?: string[] }): string {
+  return `Vorlage „${t.name}“ (${t.language})${t.params?.length ? `: ${t.params.join(" · ")}` : ""}`;
+}
+
+async function enqueueSend(
+  services: Services,
+  tenant: Tenant,
+  messageId: string,
+  priority: number,
+): Promise<void> {
+  await services.queues.dispatch.add(
+    "send",
+    { tenantId: tenant.id, messageId },
+    { jobId: `send-${messageId}`, priority },
+  );
+}
+
+/**
+ * The agents' send verb. Checks who may write, the 24-hour window (templates excepted) and — for a
+ * contracted KSC's agents — the bank's rule book, then writes the message `queued` and hands it to
+ * dispatch in the same transaction: the job is only added when the row is written, and a failed
+ * enqueue rolls the row back (503) instead of leaving a message nobody will send.
+ */
+export async function sendMessage(
+  services: Services,
+  ctx: RequestContext,
+  access: TenantAccess,
+  conversationId: string,
+  input: SendInput,
+): Promise<QueuedMessage> {
+  const { db } = services;
+  const t = db.withSchema(access.schema);
+  const conversation = await t
+    .selectFrom("conversations as c")
+    .innerJoin("customers as cu", "cu.id", "c.customer_id")
+    .select([
+      "c.id",
+      "c.status",
+      "c.assignee_user_id",
+      "c.rule_id",
+      "cu.wa_id",
+      "cu.name",
+      "cu.profile_name",
+      "cu.last_inbound_at",
+    ])
+    .where("c.id", "=", conversationId)
+    .executeTakeFirst();
+  if (!conversation) throw notFound("Conversation");
+  const actor = ctx.actor;
+  const isAssignee = actor.kind === "user" && conversation.assignee_user_id === actor.userId;
+  const isBankAdmin = access.via === "member" && access.role === "bank_admin";
+  if (!isAssignee && !isBankAdmin)
+    throw forbidden("Only the agent handling this conversation may write to the customer");
+  if (conversation.status === "closed") throw new AppError("unprocessable", "This conversation is closed");
+  if (!conversation.wa_id) throw new AppError("unprocessable", "The customer has no WhatsApp id");
+
+  let text: string;
+  let snippetId: string | null = null;
+  let template: { name: string; language: string; params?: string[] } | null = null;
+  if ("template" in input) {
+    template = input.template;
+    text = templateText(template);
+  } else if ("snippetId" in input) {
+    const snippet = await t
+      .selectFrom("snippets")
+      .selectAll()
+      .where("id", "=", input.snippetId)
+      .executeTakeFirst();
+    if (!snippet)
+      throw new AppError("invalid_request", "Unknown snippet", {
+        fields: [{ path: "snippetId", message: "does not exist" }],
+      });
+    snippetId = snippet.id;
+    text = renderSnippet(snippet.body, {
+      customer: { name: conversation.name ?? conversation.profile_name },
+      agent: { name: actor.kind === "user" ? actor.name : null },
+      bank: { name: access.tenant.name },
+    });
+  } else {
+    text = input.text;
+  }
+  if (!template && !windowOpen(conversation.last_inbound_at)) {
+    throw new AppError(
+      "window_closed",
+      "The customer's last message is more than 24 hours old: only a template message may be sent",
+    );
+  }
+  const check = template
+    ? null
+    : await checkAgentDraft(db, {
+        schema: access.schema,
+        conversationId,
+        ruleId: conversation.rule_id,
+        text,
+        snippetId,
+        actorKind: draftActorKind(access),
+        ctx,
+      });
+
+  const id = newId("msg");
+  const now = new Date();
+  await db.transaction().execute(async (trx) => {
+    const tt = trx.withSchema(access.schema);
+    await tt
+      .insertInto("messages")
+      .values({
+        id,
+        conversation_id: conversationId,
+        direction: "outbound",
+        type: template ? "template" : "text",
+        text,
+        payload: template ? JSON.stringify({ template }) : null,
+        status: "queued",
+        author_user_id: actor.kind === "user" ? actor.userId : null,
+        kind: "reply",
+        snippet_id: snippetId,
+        priority: "reply",
+        rule_id: check?.ruleId ?? null,
+        rule_version: check?.ruleVersion ?? null,
+        created_at: now,
+      })
+      .execute();
+    await tt
+      .updateTable("conversations")
+      .set((eb) => ({
+        last_message_at: now,
+        first_response_at: eb.fn.coalesce("first_response_at", eb.val(now)),
+      }))
+      .where("id", "=", conversationId)
+      .execute();
+    if (access.via === "ksc") {
+      await auditTenant(trx, access.schema, actor, {
+        action: "conversation.message_sent",
+        targetType: "conversation",
+        targetId: conversationId,
+        details: { messageId: id, ruleId: check?.ruleId ?? null },
+        ip: ctx.ip,
+        requestId: ctx.requestId,
+      });
+    }
+    try {
+      await enqueueSend(services, access.tenant, id, PRIORITY.reply);
+    } catch {
+      throw new AppError(
+        "unavailable",
+        "Sending is unavailable right now; the message was not saved, please try again",
+      );
+    }
+  });
+  return {
+    id,
+    status: "queued",
+    text,
+    type: template ? "template" : "text",
+    createdAt: now.toISOString(),
+    warnings: (check?.warnings ?? []).map((w) => ({ code: w.code, message: w.message })),
+  };
+}
+
+/**
+ * Away messages, hints and automatic replies: no permission or rule check, same dispatch path. Inside
+ * the window only (they always answer a customer's message); returns null when the window is closed.
+ */
+export async function queueSystemMessage(
+  services: Services,
+  input: { tenant: Tenant; conversationId: string; text: string; kind: Exclude<MessageKind, "reply"> },
+): Promise<{ id: string } | null> {
+  const { db } = services;
+  const row = await db
+    .withSchema(input.tenant.schema_name)
+    .selectFrom("conversations as c")
+    .innerJoin("customers as cu", "cu.id", "c.customer_id")
+    .select(["cu.last_inbound_at", "cu.opted_out_at"])
+    .where("c.id", "=", input.conversationId)
+    .executeTakeFirst();
+  if (!row || !windowOpen(row.last_inbound_at)) return null;
+  const id = newId("msg");
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .withSchema(input.tenant.schema_name)
+      .insertInto("messages")
+      .values({
+        id,
+        conversation_id: input.conversationId,
+        direction: "outbound",
+        type: "text",
+        text: input.text,
+        status: "queued",
+        kind: input.kind,
+        priority: "reply",
+        created_at: new Date(),
+      })
+      .execute();
+    await enqueueSend(services, input.tenant, id, PRIORITY.reply);
+  });
+  return { id };
+}
+
+export async function findMessage(db: Db, schema: string, messageId: string) {
+  return db
+    .withSchema(schema)
+    .selectFrom("messages")
+    .selectAll()
+    .where("id", "=", messageId)
+    .executeTakeFirst();
+}

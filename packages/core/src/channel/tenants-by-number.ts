@@ -1,0 +1,75 @@
+import type { Db, Tenant } from "@kanal/db";
+import { decryptSecret } from "../crypto";
+
+export interface NumberBinding {
+  tenant: Tenant;
+  phoneNumberId: string;
+  displayPhoneNumber: string;
+  throughputPerSecond: number;
+  pausedReason: string | null;
+  accessTokenEnc: string;
+}
+
+const TTL_MS = 15_000;
+const cache = new Map<string, { at: number; binding: NumberBinding | null }>();
+
+/** phone_number_id → bank, cached briefly: every webhook and every send needs it. */
+export async function bindingForNumber(db: Db, phoneNumberId: string): Promise<NumberBinding | null> {
+  const hit = cache.get(phoneNumberId);
+  if (hit && Date.now() - hit.at < TTL_MS) return hit.binding;
+  const row = await db
+    .withSchema("control")
+    .selectFrom("whatsapp_numbers as n")
+    .innerJoin("tenants as t", "t.id", "n.tenant_id")
+    .selectAll("t")
+    .select([
+      "n.phone_number_id",
+      "n.display_phone_number",
+      "n.throughput_per_second",
+      "n.sending_paused_reason",
+      "n.access_token_enc",
+    ])
+    .where("n.phone_number_id", "=", phoneNumberId)
+    .executeTakeFirst();
+  const binding = row
+    ? {
+        tenant: {
+          id: row.id,
+          slug: row.slug,
+          name: row.name,
+          schema_name: row.schema_name,
+          timezone: row.timezone,
+          region: row.region,
+          status: row.status,
+          billing_status: row.billing_status,
+          schema_version: row.schema_version,
+          created_at: row.created_at,
+        },
+        phoneNumberId: row.phone_number_id,
+        displayPhoneNumber: row.display_phone_number,
+        throughputPerSecond: row.throughput_per_second,
+        pausedReason: row.sending_paused_reason,
+        accessTokenEnc: row.access_token_enc,
+      }
+    : null;
+  cache.set(phoneNumberId, { at: Date.now(), binding });
+  return binding;
+}
+
+export async function bindingForTenant(db: Db, tenantId: string): Promise<NumberBinding | null> {
+  const row = await db
+    .withSchema("control")
+    .selectFrom("whatsapp_numbers")
+    .select("phone_number_id")
+    .where("tenant_id", "=", tenantId)
+    .executeTakeFirst();
+  return row ? bindingForNumber(db, row.phone_number_id) : null;
+}
+
+export function forgetNumber(phoneNumberId: string): void {
+  cache.delete(phoneNumberId);
+}
+
+export function accessToken(binding: NumberBinding, secretsKey: Buffer): string {
+  return decryptSecret(binding.accessTokenEnc, secretsKey);
+}

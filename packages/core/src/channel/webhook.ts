@@ -1,0 +1,137 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { maskInbound } from "@kanal/rules";
+import { sql, type Db } from "@kanal/db";
+import type { Queues } from "@kanal/queue";
+
+/** `X-Hub-Signature-256: sha256=<hex>` over the raw bytes, compared in constant time. */
+export function verifyWebhookSignature(raw: Buffer, header: string | undefined, appSecret: string): boolean {
+  if (!header?.startsWith("sha256=")) return false;
+  const presented = Buffer.from(header.slice(7), "hex");
+  const expected = createHmac("sha256", appSecret).update(raw).digest();
+  return presented.length === expected.length && timingSafeEqual(presented, expected);
+}
+
+export function signWebhookBody(raw: string | Buffer, appSecret: string): string {
+  return `sha256=${createHmac("sha256", appSecret).update(raw).digest("hex")}`;
+}
+
+interface WebhookMessage {
+  text?: { body?: string };
+  image?: { caption?: string };
+  document?: { caption?: string };
+  video?: { caption?: string };
+  button?: { text?: string };
+  interactive?: { button_reply?: { title?: string }; list_reply?: { title?: string; description?: string } };
+}
+
+export interface WebhookPayload {
+  object?: string;
+  entry?: {
+    id?: string;
+    changes?: {
+      field?: string;
+      value?: {
+        metadata?: { phone_number_id?: string; display_phone_number?: string };
+        contacts?: { wa_id?: string; profile?: { name?: string } }[];
+        messages?: (WebhookMessage & Record<string, unknown>)[];
+        statuses?: Record<string, unknown>[];
+      };
+    }[];
+  }[];
+}
+
+const mask = (s: string | undefined) => (s === undefined ? s : maskInbound(s).text);
+
+/**
+ * Card numbers and secrets in customer texts are masked before the event is stored, so the clear
+ * number never reaches Postgres or Redis — not even in the raw event log. Ids and metadata stay intact.
+ */
+export function maskWebhookPayload(payload: WebhookPayload): WebhookPayload {
+  for (const entry of payload.entry ?? []) {
+    for (const change of entry.changes ?? []) {
+      for (const m of change.value?.messages ?? []) {
+        if (m.text) m.text.body = mask(m.text.body);
+        for (const media of [m.image, m.document, m.video]) if (media) media.caption = mask(media.caption);
+        if (m.button) m.button.text = mask(m.button.text);
+        if (m.interactive?.button_reply)
+          m.interactive.button_reply.title = mask(m.interactive.button_reply.title);
+        if (m.interactive?.list_reply) {
+          m.interactive.list_reply.title = mask(m.interactive.list_reply.title);
+          m.interactive.list_reply.description = mask(m.interactive.list_reply.description);
+        }
+      }
+    }
+  }
+  return payload;
+}
+
+export type StoredWebhook = { id: string; status: "pending" | "dead" };
+
+/** Stores one webhook POST (already signature-checked). Malformed JSON becomes a dead letter, still stored. */
+export async function storeWebhookEvent(db: Db, raw: string): Promise<StoredWebhook> {
+  let body: string;
+  let status: "pending" | "dead" = "pending";
+  let error: string | null = null;
+  try {
+    const parsed = JSON.parse(raw) as WebhookPayload;
+    if (typeof parsed !== "object" || parsed === null || !Array.isArray(parsed.entry))
+      throw new Error("no entry array");
+    body = JSON.stringify(maskWebhookPayload(parsed));
+  } catch (e) {
+    // Unparseable: keep it for inspection, masked as plain text, and never retry it.
+    body = maskInbound(raw).text;
+    status = "dead";
+    error = `malformed: ${(e as Error).message}`.slice(0, 300);
+  }
+  const row = await db
+    .withSchema("control")
+    .insertInto("webhook_events")
+    .values({ body, status, error })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  return { id: String(row.id), status };
+}
+
+export async function enqueueWebhookEvent(queues: Queues, eventId: string): Promise<void> {
+  await queues.inbound.add("process-event", { eventId }, { jobId: `evt-${eventId}` });
+}
+
+/**
+ * Enqueues every stored event that was never processed (Redis was down when it arrived, or its job was
+ * lost). Safe to run any time: processing is idempotent and a processed event is skipped.
+ */
+export async function sweepPendingWebhooks(
+  db: Db,
+  queues: Queues,
+  options: { olderThanSeconds?: number; limit?: number } = {},
+): Promise<number> {
+  const rows = await db
+    .withSchema("control")
+    .selectFrom("webhook_events")
+    .select("id")
+    .where("status", "=", "pending")
+    .where(sql<boolean>`received_at < now() - make_interval(secs => ${options.olderThanSeconds ?? 10})`)
+    .orderBy("id")
+    .limit(options.limit ?? 1_000)
+    .execute();
+  for (const row of rows) {
+    await queues.inbound.add(
+      "process-event",
+      { eventId: String(row.id) },
+      { jobId: `evt-${row.id}-sweep-${Date.now()}` },
+    );
+  }
+  if (rows.length > 0) {
+    await db
+      .withSchema("control")
+      .updateTable("webhook_events")
+      .set({ enqueued_at: new Date() })
+      .where(
+        "id",
+        "in",
+        rows.map((r) => String(r.id)),
+      )
+      .execute();
+  }
+  return rows.length;
+}

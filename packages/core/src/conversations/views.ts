@@ -1,0 +1,274 @@
+import { maskForKsc } from "@kanal/rules";
+import type { Db, Message } from "@kanal/db";
+import { auditTenant } from "../audit";
+import { notFound } from "../errors";
+import type { RequestContext } from "../request-context";
+import type { Services } from "../services";
+import type { TenantAccess } from "../tenants/access";
+import { WINDOW_MS } from "../channel/send";
+
+export interface ConversationSummary {
+  id: string;
+  tenant: string;
+  status: string;
+  assigneeUserId: string | null;
+  handledBy: string | null;
+  queue: string | null;
+  customer: { id: string; name: string | null; waId: string | null };
+  topic: string | null;
+  flags: string[];
+  lastMessageAt: string;
+  openedAt: string;
+}
+
+export interface MessageView {
+  id: string;
+  direction: string;
+  type: string;
+  kind: string;
+  text: string | null;
+  status: string;
+  error: Record<string, unknown> | null;
+  media: { url: string; mimeType: string | null; filename: string | null; status: string } | null;
+  payload: Record<string, unknown> | null;
+  authorUserId: string | null;
+  topic: string | null;
+  ruleVersion: number | null;
+  createdAt: string;
+  conversationId: string;
+}
+
+/** A contracted KSC sees only what the routing gave to the KSC; IBANs and similar are masked for it. */
+function kscFilter(access: TenantAccess) {
+  return access.via === "ksc";
+}
+
+const displayName = (c: { name: string | null; profile_name: string | null }) => c.name ?? c.profile_name;
+
+export async function listConversations(
+  db: Db,
+  access: TenantAccess,
+  status?: "open" | "queued" | "closed",
+  limit = 200,
+): Promise<ConversationSummary[]> {
+  let q = db
+    .withSchema(access.schema)
+    .selectFrom("conversations as c")
+    .innerJoin("customers as cu", "cu.id", "c.customer_id")
+    .select([
+      "c.id",
+      "c.status",
+      "c.assignee_user_id",
+      "c.handled_by",
+      "c.queue",
+      "c.topic",
+      "c.flags",
+      "c.last_message_at",
+      "c.opened_at",
+      "cu.id as customer_id",
+      "cu.name",
+      "cu.profile_name",
+      "cu.wa_id",
+    ])
+    .orderBy("c.last_message_at", "desc")
+    .limit(limit);
+  if (status) q = q.where("c.status", "=", status);
+  if (kscFilter(access))
+    q = q.where((eb) => eb.or([eb("c.handled_by", "=", "ksc"), eb("c.queue", "=", "ksc")]));
+  const rows = await q.execute();
+  return rows.map((r) => ({
+    id: r.id,
+    tenant: access.tenant.slug,
+    status: r.status,
+    assigneeUserId: r.assignee_user_id,
+    handledBy: r.handled_by,
+    queue: r.queue,
+    customer: { id: r.customer_id, name: displayName(r), waId: r.wa_id },
+    topic: r.topic,
+    flags: r.flags,
+    lastMessageAt: r.last_message_at.toISOString(),
+    openedAt: r.opened_at.toISOString(),
+  }));
+}
+
+function messageView(
+  m: Message & { media_status?: string | null },
+  tenant: string,
+  ksc: boolean,
+): MessageView {
+  const media = m.media as { mimeType?: string | null; filename?: string | null } | null;
+  return {
+    id: m.id,
+    conversationId: m.conversation_id,
+    direction: m.direction,
+    type: m.type,
+    kind: m.kind,
+    text: m.text !== null && ksc ? maskForKsc(m.text).text : m.text,
+    status: m.status,
+    error: m.error,
+    media: media
+      ? {
+          url: `/v1/tenants/${tenant}/messages/${m.id}/media`,
+          mimeType: media.mimeType ?? null,
+          filename: media.filename ?? null,
+          status: m.media_status ?? "pending",
+        }
+      : null,
+    payload: m.payload,
+    authorUserId: m.author_user_id,
+    topic: m.topic,
+    ruleVersion: m.rule_version,
+    createdAt: m.created_at.toISOString(),
+  };
+}
+
+async function messagesOf(db: Db, schema: string, conversationIds: string[]) {
+  if (conversationIds.length === 0) return [];
+  return db
+    .withSchema(schema)
+    .selectFrom("messages as m")
+    .leftJoin("media as md", "md.message_id", "m.id")
+    .selectAll("m")
+    .select("md.status as media_status")
+    .where("m.conversation_id", "in", conversationIds)
+    .orderBy("m.created_at")
+    .orderBy("m.id")
+    .execute();
+}
+
+/**
+ * One conversation with its messages and the customer's earlier conversations. Reading it as the
+ * assignee marks the customer's messages read at Meta; every KSC read is audited in the bank's schema.
+ */
+export async function conversationDetail(
+  services: Services,
+  ctx: RequestContext,
+  access: TenantAccess,
+  conversationId: string,
+) {
+  const { db } = services;
+  const t = db.withSchema(access.schema);
+  const row = await t
+    .selectFrom("conversations as c")
+    .innerJoin("customers as cu", "cu.id", "c.customer_id")
+    .selectAll("c")
+    .select([
+      "cu.name",
+      "cu.profile_name",
+      "cu.wa_id",
+      "cu.external_ref",
+      "cu.advisor_user_id",
+      "cu.last_inbound_at as customer_last_inbound_at",
+    ])
+    .where("c.id", "=", conversationId)
+    .executeTakeFirst();
+  const ksc = kscFilter(access);
+  if (!row || (ksc && row.handled_by !== "ksc" && row.queue !== "ksc")) throw notFound("Conversation");
+
+  const earlier = await t
+    .selectFrom("conversations")
+    .select(["id", "opened_at", "closed_at", "topic", "handled_by"])
+    .where("customer_id", "=", row.customer_id)
+    .where("id", "<>", row.id)
+    .where("opened_at", "<", row.opened_at)
+    .$if(ksc, (q) => q.where("handled_by", "=", "ksc"))
+    .orderBy("opened_at", "desc")
+    .limit(5)
+    .execute();
+  const all = await messagesOf(db, access.schema, [row.id, ...earlier.map((e) => e.id)]);
+  const views = all.map((m) => messageView(m, access.tenant.slug, ksc));
+
+  if (ksc) {
+    await auditTenant(db, access.schema, ctx.actor, {
+      action: "conversation.viewed",
+      targetType: "conversation",
+      targetId: row.id,
+      ip: ctx.ip,
+      requestId: ctx.requestId,
+    });
+  }
+  if (
+    ctx.actor.kind === "user" &&
+    row.assignee_user_id === ctx.actor.userId &&
+    all.some((m) => m.conversation_id === row.id && m.direction === "inbound" && m.status === "received")
+  ) {
+    await services.queues.dispatch
+      .add(
+        "mark-read",
+        { tenantId: access.tenant.id, conversationId: row.id },
+        { jobId: `read-${row.id}-${Date.now()}`, priority: 5 },
+      )
+      .catch(() => undefined);
+  }
+  const lastInbound = row.customer_last_inbound_at;
+  return {
+    conversation: {
+      id: row.id,
+      tenant: access.tenant.slug,
+      status: row.status,
+      assigneeUserId: row.assignee_user_id,
+      handledBy: row.handled_by,
+      queue: row.queue,
+      customer: {
+        id: row.customer_id,
+        name: displayName(row),
+        waId: row.wa_id,
+        externalRef: row.external_ref,
+        advisorUserId: row.advisor_user_id,
+      },
+      topic: row.topic,
+      ruleId: row.rule_id,
+      flags: row.flags,
+      routing: row.routing,
+      openedAt: row.opened_at.toISOString(),
+      closedAt: row.closed_at?.toISOString() ?? null,
+      lastMessageAt: row.last_message_at.toISOString(),
+      windowExpiresAt: lastInbound ? new Date(lastInbound.getTime() + WINDOW_MS).toISOString() : null,
+    },
+    messages: views.filter((m) => m.conversationId === row.id),
+    history: earlier.map((e) => ({
+      id: e.id,
+      openedAt: e.opened_at.toISOString(),
+      closedAt: e.closed_at?.toISOString() ?? null,
+      topic: e.topic,
+      handledBy: e.handled_by,
+      messages: views.filter((m) => m.conversationId === e.id),
+    })),
+  };
+}
+
+/** The stored media of a message, for agents who may read its conversation. */
+export async function messageMedia(
+  services: Services,
+  ctx: RequestContext,
+  access: TenantAccess,
+  messageId: string,
+) {
+  const t = services.db.withSchema(access.schema);
+  const row = await t
+    .selectFrom("media as md")
+    .innerJoin("messages as m", "m.id", "md.message_id")
+    .innerJoin("conversations as c", "c.id", "m.conversation_id")
+    .select([
+      "md.content",
+      "md.mime_type",
+      "md.filename",
+      "md.status",
+      "c.id as conversation_id",
+      "c.handled_by",
+      "c.queue",
+    ])
+    .where("md.message_id", "=", messageId)
+    .executeTakeFirst();
+  if (!row || (kscFilter(access) && row.handled_by !== "ksc" && row.queue !== "ksc")) throw notFound("Media");
+  if (kscFilter(access)) {
+    await auditTenant(services.db, access.schema, ctx.actor, {
+      action: "media.viewed",
+      targetType: "message",
+      targetId: messageId,
+      ip: ctx.ip,
+      requestId: ctx.requestId,
+    });
+  }
+  return row;
+}

@@ -1,5 +1,5 @@
 import { newId, routeConversation, type RoutingOutcome } from "@kanal/core";
-import type { RoutingConfigInput } from "@kanal/routing";
+import type { RoutingConfigInput, ServiceHours } from "@kanal/routing";
 import {
   addBankUser,
   type Bank,
@@ -11,17 +11,18 @@ import {
   uniqueDigits,
 } from "../support/system";
 
-export const ALWAYS_OPEN = {
-  mon: [["00:00", "24:00"]],
-  tue: [["00:00", "24:00"]],
-  wed: [["00:00", "24:00"]],
-  thu: [["00:00", "24:00"]],
-  fri: [["00:00", "24:00"]],
-  sat: [["00:00", "24:00"]],
-  sun: [["00:00", "24:00"]],
-} as const;
+const allDay = (): [string, string][] => [["00:00", "24:00"]];
+export const ALWAYS_OPEN: ServiceHours = {
+  mon: allDay(),
+  tue: allDay(),
+  wed: allDay(),
+  thu: allDay(),
+  fri: allDay(),
+  sat: allDay(),
+  sun: allDay(),
+};
 
-export const NEVER_OPEN = { mon: [], tue: [], wed: [], thu: [], fri: [], sat: [], sun: [] } as const;
+export const NEVER_OPEN: ServiceHours = { mon: [], tue: [], wed: [], thu: [], fri: [], sat: [], sun: [] };
 
 export interface Person {
   id: string;

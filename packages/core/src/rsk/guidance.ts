@@ -1,6 +1,7 @@
 import { sql, type Db } from "@kanal/db";
 import { dataClassLabel, forbiddenDataClasses, type Rule } from "@kanal/rules";
 import { notFound } from "../errors";
+import { kscMayAccess } from "../routing/access";
 import type { TenantAccess } from "../tenants/access";
 import { compiledRuleBook } from "./rule-book";
 
@@ -58,7 +59,7 @@ export async function conversationGuidance(
   const conversation = await db
     .withSchema(access.schema)
     .selectFrom("conversations")
-    .select(["id", "rule_id", "topic", "flags", "queue", "assignee_user_id"])
+    .selectAll()
     .where("id", "=", conversationId)
     .executeTakeFirst();
   if (!conversation) throw notFound("Conversation");

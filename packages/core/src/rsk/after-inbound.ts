@@ -346,7 +346,7 @@ const MASKED_SECRET = /(?<![*\w])\*{4}(?![*\w])/;
  * The webhook payload is masked before it is even stored, so the ingest may see masked text and report no
  * findings; the masks themselves tell that the customer sent a card number or a secret.
  */
-function maskedKinds(text: string): string[] {
+export function sensitiveKindsInMaskedText(text: string): string[] {
   const kinds: string[] = [];
   if (MASKED_CARD.test(text)) kinds.push("card_number");
   if (MASKED_SECRET.test(text.replace(/\*{4} \*{4} \*{4} \d{4}/g, ""))) kinds.push("secret");
@@ -390,7 +390,9 @@ export async function handleAfterInbound(
         finding.kind === "iban" || finding.kind === "account_number" ? [finding.kind] : [],
       )
     : [];
-  const kinds = [...new Set([...job.sensitiveKinds, ...extra, ...maskedKinds(message.text ?? "")])];
+  const kinds = [
+    ...new Set([...job.sensitiveKinds, ...extra, ...sensitiveKindsInMaskedText(message.text ?? "")]),
+  ];
   if (kinds.length > 0) outcome.hintSent = await sendHint(services, tenant, job, kinds);
 
   if (job.ruleId === null) return outcome;

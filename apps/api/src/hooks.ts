@@ -8,9 +8,19 @@ export function apiHooks(services: Services): Pick<AppHooks, "onPresence" | "aft
     // down the billing sweeper finds the bank without a customer and queues it later.
     afterOnboard: async (tenantId) => {
       if (!stripeClient(services.config)) return;
-      await enqueueBillingSetup(services.queues, tenantId).catch((error: Error) =>
-        services.logger.warn({ tenantId, err: error.message }, "billing set-up not queued; the sweeper will"),
-      );
+      // BullMQ waits for a lost Redis indefinitely; the onboarding response must not.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("Redis did not answer within 2 s")), 2_000);
+      });
+      await Promise.race([enqueueBillingSetup(services.queues, tenantId), timeout])
+        .catch((error: Error) =>
+          services.logger.warn(
+            { tenantId, err: error.message },
+            "billing set-up not queued; the sweeper will",
+          ),
+        )
+        .finally(() => clearTimeout(timer));
     },
     // Someone came online: the routing worker drains the queues they serve, oldest first (issue 4).
     onPresence: async (userId, status) => {

@@ -73,6 +73,8 @@ export interface StripeFake {
   /** Every request resets the connection until `down(false)`. */
   down(isDown: boolean): void;
   clearFailures(): void;
+  /** Adds this much delay to every API request (to widen race windows in tests). */
+  latency(ms: number): void;
   /** Creates an invoice for a customer (as Stripe does at a period's end), for webhook tests. */
   createInvoice(customerId: string, fields?: Partial<Record<string, unknown>>): StripeObject;
   /** A webhook event object as Stripe sends it. */
@@ -158,6 +160,7 @@ export function createStripeFake(options: { apiKeys?: string[] } = {}): StripeFa
   const idempotency = new Map<string, { signature: string; status: number; body: unknown }>();
   let failures: (Failure & { seen: number })[] = [];
   let isDown = false;
+  let delayMs = 0;
   let server: Server | null = null;
   let boundPort = 0;
 
@@ -457,6 +460,7 @@ export function createStripeFake(options: { apiKeys?: string[] } = {}): StripeFa
       return;
     }
 
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
     const idempotencyKey = header(req, "idempotency-key");
     const route = `${method} ${url.pathname}`;
     const record = (status: number, replayed: boolean, injected: FailureMode | null) =>
@@ -572,6 +576,9 @@ export function createStripeFake(options: { apiKeys?: string[] } = {}): StripeFa
     down(value) {
       isDown = value;
     },
+    latency(ms) {
+      delayMs = ms;
+    },
     clearFailures() {
       failures = [];
       isDown = false;
@@ -640,6 +647,7 @@ export function createStripeFake(options: { apiKeys?: string[] } = {}): StripeFa
       idempotency.clear();
       failures = [];
       isDown = false;
+      delayMs = 0;
     },
   };
 }

@@ -484,6 +484,37 @@ describe("GET /v1/tenants/:tenant/billing usage", () => {
     });
   });
 
+  it("reaches Stripe as meter events through the scheduled worker jobs", async () => {
+    const bank = await subscribedBank();
+    const s = bank.schema;
+    await sql`insert into ${sql.id(s, "customers")} (id, wa_id) values ('cus_tick', ${uniqueDigits(12)})`.execute(
+      system.services.db,
+    );
+    await sql`insert into ${sql.id(s, "conversations")} (id, customer_id, status, handled_by, queue, assigned_at)
+      values ('conv_tick_1', 'cus_tick', 'closed', 'ksc', 'ksc', now()), ('conv_tick_2', 'cus_tick', 'open', 'in_house', 'bank', now())`.execute(
+      system.services.db,
+    );
+    await system.services.queues.billing.add("usage-tick", {});
+    await waitFor("meter events", async () => fake.meterEventsFor(bank.customerId).length === 2);
+    expect(
+      fake
+        .meterEventsFor(bank.customerId)
+        .map((e) => e.event_name)
+        .sort(),
+    ).toEqual(["kanal_in_house_conversation", "kanal_ksc_conversation"]);
+    const view = await provider.get<{
+      usage: { pendingReport: number; byKind: { ksc_conversation: { reported: number } } };
+    }>(`/v1/tenants/${bank.slug}/billing`);
+    expect(view.body.usage).toMatchObject({
+      pendingReport: 0,
+      byKind: { ksc_conversation: { reported: 1 } },
+    });
+    // The next tick sends nothing again.
+    await system.services.queues.billing.add("usage-tick", {});
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(fake.meterEventsFor(bank.customerId)).toHaveLength(2);
+  });
+
   it("is 404 for other banks' admins and 403 for agents", async () => {
     const bank = await onboardBank(system, provider);
     const other = await onboardBank(system, provider);

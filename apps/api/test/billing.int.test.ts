@@ -180,7 +180,7 @@ describe("onboarding creates one Stripe customer and one subscription", () => {
     fake.fail({ mode: "lost_response", count: 2, match: "POST /v1/customers" });
     fake.down(false);
     // The sweeper running meanwhile must not start a second, concurrent set-up.
-    await sweepBillingAccounts(system.services);
+    await sweepBillingAccounts(system.services, { tenantIds: [bank.tenantId] });
 
     const done = await waitFor("subscription stored", async () => {
       const a = await account(bank.tenantId);
@@ -198,7 +198,7 @@ describe("onboarding creates one Stripe customer and one subscription", () => {
     // Running the set-up again (sweeper, manual retry) changes nothing in Stripe.
     const again = await provider.post(`/v1/tenants/${bank.slug}/billing/setup`);
     expect(again.status).toBe(202);
-    await sweepBillingAccounts(system.services);
+    await sweepBillingAccounts(system.services, { tenantIds: [bank.tenantId] });
     await new Promise((r) => setTimeout(r, 500));
     expect(customersOf(bank.tenantId)).toHaveLength(1);
     expect(subscriptionsOf(customers[0]?.id ?? "")).toHaveLength(1);
@@ -234,7 +234,8 @@ describe("onboarding creates one Stripe customer and one subscription", () => {
     await closeQueues(deadQueues).catch(() => undefined);
     deadRedis.disconnect();
 
-    const swept = await sweepBillingAccounts(system.services);
+    // Scoped to this bank: the test database is shared with other files' banks and fakes.
+    const swept = await sweepBillingAccounts(system.services, { tenantIds: [tenantId] });
     expect(swept.queued).toBeGreaterThanOrEqual(1);
     await waitFor("subscription via sweeper", async () => (await account(tenantId))?.stripe_subscription_id);
     expect(customersOf(tenantId)).toHaveLength(1);
@@ -494,7 +495,8 @@ describe("GET /v1/tenants/:tenant/billing usage", () => {
       values ('conv_tick_1', 'cus_tick', 'closed', 'ksc', 'ksc', now()), ('conv_tick_2', 'cus_tick', 'open', 'in_house', 'bank', now())`.execute(
       system.services.db,
     );
-    await system.services.queues.billing.add("usage-tick", {});
+    // The tick fans out to every bank in the (shared) test database; here only this bank's job runs.
+    await system.services.queues.billing.add("report-usage", { tenantId: bank.tenantId });
     await waitFor("meter events", async () => fake.meterEventsFor(bank.customerId).length === 2);
     expect(
       fake
@@ -509,8 +511,8 @@ describe("GET /v1/tenants/:tenant/billing usage", () => {
       pendingReport: 0,
       byKind: { ksc_conversation: { reported: 1 } },
     });
-    // The next tick sends nothing again.
-    await system.services.queues.billing.add("usage-tick", {});
+    // The next run sends nothing again.
+    await system.services.queues.billing.add("report-usage", { tenantId: bank.tenantId });
     await new Promise((r) => setTimeout(r, 1_000));
     expect(fake.meterEventsFor(bank.customerId)).toHaveLength(2);
   });

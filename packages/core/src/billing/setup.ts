@@ -233,7 +233,10 @@ export async function setupBillingAccount(services: Services, tenantId: string):
  * Finds every bank whose Stripe set-up is unfinished (enqueue lost while Redis was down, retries
  * exhausted during a long Stripe outage, a default plan that appeared later) and queues it again.
  */
-export async function sweepBillingAccounts(services: Services): Promise<{ queued: number }> {
+export async function sweepBillingAccounts(
+  services: Services,
+  options: { tenantIds?: readonly string[] } = {},
+): Promise<{ queued: number }> {
   if (!billingEnabled(services.config)) return { queued: 0 };
   const db = billingDb(services.db);
   const hasDefault = await db
@@ -256,6 +259,7 @@ export async function sweepBillingAccounts(services: Services): Promise<{ queued
         ...(hasDefault ? [eb("a.plan_id", "is", null)] : []),
       ]),
     )
+    .$if(options.tenantIds !== undefined, (qb) => qb.where("t.id", "in", [...(options.tenantIds ?? []), ""]))
     .execute();
   let queued = 0;
   for (const row of rows) {

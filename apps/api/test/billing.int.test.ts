@@ -517,6 +517,44 @@ describe("GET /v1/tenants/:tenant/billing usage", () => {
     expect(fake.meterEventsFor(bank.customerId)).toHaveLength(2);
   });
 
+  it("pulls invoices from Stripe when webhooks were missed, without changing the billing status", async () => {
+    const bank = await subscribedBank();
+    const invoice = fake.createInvoice(bank.customerId, { status: "open", amount_due: 777 });
+    await system.services.queues.billing.add("sync-invoices", { tenantId: bank.tenantId });
+    const view = await waitFor("invoice mirrored", async () => {
+      const res = await provider.get<{
+        billingStatus: string;
+        invoices: { id: string; status: string; amountDue: number }[];
+      }>(`/v1/tenants/${bank.slug}/billing`);
+      return res.body.invoices.length > 0 ? res.body : undefined;
+    });
+    expect(view.invoices).toEqual([
+      expect.objectContaining({ id: invoice.id, status: "open", amountDue: 777 }),
+    ]);
+    expect(view.billingStatus).toBe("active");
+    // An older webhook delivered after the sync does not overwrite what the sync saw.
+    const stale = await postEvent(
+      fake.event("invoice.finalized", { ...invoice, status: "draft" }, Math.floor(Date.now() / 1000) - 600),
+    );
+    expect(stale.status).toBe(200);
+    const after = await provider.get<{ invoices: { status: string }[] }>(`/v1/tenants/${bank.slug}/billing`);
+    expect(after.body.invoices[0]?.status).toBe("open");
+  });
+
+  it("lists the billing routes in the OpenAPI document", async () => {
+    const res = await system.app.request("/openapi.json");
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        "/v1/billing/plans",
+        "/v1/billing/plans/{code}",
+        "/v1/tenants/{tenant}/billing",
+        "/v1/tenants/{tenant}/billing/plan",
+      ]),
+    );
+  });
+
   it("is 404 for other banks' admins and 403 for agents", async () => {
     const bank = await onboardBank(system, provider);
     const other = await onboardBank(system, provider);

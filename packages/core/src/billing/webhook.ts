@@ -1,12 +1,12 @@
 import type Stripe from "stripe";
 import { sql } from "@kanal/db";
-import type { Transaction, Database } from "@kanal/db";
+import type { Database, Kysely, Transaction } from "@kanal/db";
 import { systemActor } from "../actor";
 import { auditControl, auditTenant } from "../audit";
 import { AppError, invalid } from "../errors";
 import type { Services } from "../services";
 import { billingStatusOf } from "./setup";
-import { stripeWebhooks } from "./stripe";
+import { stripeClient, stripeWebhooks } from "./stripe";
 import { billingDb, type BillingTables } from "./tables";
 
 type Trx = Transaction<Database & BillingTables>;
@@ -124,6 +124,65 @@ async function setStatus(
   await auditControl(trx, STRIPE, { ...entry, tenantId: tenant.id });
 }
 
+/**
+ * Mirrors one Stripe invoice; `at` is when Stripe's state was observed (event time, or now for a sync),
+ * so an older observation arriving later never overwrites a newer one.
+ */
+export async function upsertInvoice(
+  trx: Kysely<Database & BillingTables>,
+  tenantId: string,
+  invoice: Stripe.Invoice,
+  at: Date,
+): Promise<void> {
+  if (!invoice.id) return;
+  const row = {
+    number: invoice.number ?? null,
+    status: invoice.status ?? "draft",
+    currency: invoice.currency,
+    amount_due: invoice.amount_due,
+    amount_paid: invoice.amount_paid,
+    period_start: new Date(invoice.period_start * 1000),
+    period_end: new Date(invoice.period_end * 1000),
+    hosted_invoice_url: invoice.hosted_invoice_url ?? null,
+    event_at: at,
+    updated_at: sql<Date>`now()`,
+  };
+  await trx
+    .withSchema("control")
+    .insertInto("billing_invoices")
+    .values({
+      id: invoice.id,
+      tenant_id: tenantId,
+      stripe_created_at: new Date(invoice.created * 1000),
+      ...row,
+    })
+    .onConflict((oc) =>
+      oc.column("id").doUpdateSet(row).where(sql.ref("billing_invoices.event_at"), "<=", at),
+    )
+    .execute();
+}
+
+/**
+ * Pulls the bank's recent invoices from Stripe into the mirror: a safety net for webhook deliveries that
+ * never arrived (endpoint down for longer than Stripe retries). Changes no billing status.
+ */
+export async function syncInvoices(services: Services, tenantId: string): Promise<{ invoices: number }> {
+  const stripe = stripeClient(services.config);
+  if (!stripe) return { invoices: 0 };
+  const db = billingDb(services.db);
+  const account = await db
+    .withSchema("control")
+    .selectFrom("billing_accounts")
+    .select("stripe_customer_id")
+    .where("tenant_id", "=", tenantId)
+    .executeTakeFirst();
+  if (!account?.stripe_customer_id) return { invoices: 0 };
+  const observed = new Date();
+  const list = await stripe.invoices.list({ customer: account.stripe_customer_id, limit: 24 });
+  for (const invoice of list.data) await upsertInvoice(db, tenantId, invoice, observed);
+  return { invoices: list.data.length };
+}
+
 async function applyEvent(trx: Trx, event: Stripe.Event): Promise<string | null> {
   const at = new Date(event.created * 1000);
   if (event.type.startsWith("invoice.")) {
@@ -134,31 +193,7 @@ async function applyEvent(trx: Trx, event: Stripe.Event): Promise<string | null>
       invoice.parent?.subscription_details?.metadata?.tenant_id ?? undefined,
     );
     if (!tenant || !invoice.id) return null;
-    const row = {
-      number: invoice.number ?? null,
-      status: invoice.status ?? "draft",
-      currency: invoice.currency,
-      amount_due: invoice.amount_due,
-      amount_paid: invoice.amount_paid,
-      period_start: new Date(invoice.period_start * 1000),
-      period_end: new Date(invoice.period_end * 1000),
-      hosted_invoice_url: invoice.hosted_invoice_url ?? null,
-      event_at: at,
-      updated_at: sql<Date>`now()`,
-    };
-    await trx
-      .withSchema("control")
-      .insertInto("billing_invoices")
-      .values({
-        id: invoice.id,
-        tenant_id: tenant.id,
-        stripe_created_at: new Date(invoice.created * 1000),
-        ...row,
-      })
-      .onConflict((oc) =>
-        oc.column("id").doUpdateSet(row).where(sql.ref("billing_invoices.event_at"), "<=", at),
-      )
-      .execute();
+    await upsertInvoice(trx, tenant.id, invoice, at);
     if (event.type === "invoice.payment_failed" || event.type === "invoice.overdue") {
       await setStatus(trx, tenant, "past_due", at, `${event.type} ${invoice.number ?? invoice.id}`);
     } else if (event.type === "invoice.paid" && tenant.billing_status === "past_due") {

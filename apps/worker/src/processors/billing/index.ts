@@ -1,10 +1,12 @@
 import {
   BILLING_SETUP_JOB,
+  billingDb,
   billingEnabled,
   collectUsage,
   reportTenantUsage,
   setupBillingAccount,
   sweepBillingAccounts,
+  syncInvoices,
 } from "@kanal/core";
 import type { Processor } from "../../registry";
 
@@ -17,7 +19,8 @@ function tenantIdOf(data: unknown): string {
 /**
  * Billing of banks (issue 7). `setup-account` creates the Stripe customer and subscription (queued at
  * onboarding, re-queued by the sweeper); `usage-tick` fans out one `report-usage` job per bank, which
- * counts the bank's billable events and sends the unreported ones to Stripe as meter events.
+ * counts the bank's billable events and sends the unreported ones to Stripe as meter events;
+ * `invoice-tick` refreshes the invoice mirror from Stripe in case webhook deliveries were lost.
  */
 export const billingProcessor: Processor = {
   queue: "billing",
@@ -25,6 +28,7 @@ export const billingProcessor: Processor = {
   schedules: [
     { jobName: "sweep-accounts", everyMs: 5 * 60_000 },
     { jobName: "usage-tick", everyMs: 60_000 },
+    { jobName: "invoice-tick", everyMs: 6 * 3_600_000 },
   ],
   handlers: {
     [BILLING_SETUP_JOB]: async (job, { services }) => setupBillingAccount(services, tenantIdOf(job.data)),
@@ -44,6 +48,26 @@ export const billingProcessor: Processor = {
       }
       return { tenants: tenants.length };
     },
+
+    "invoice-tick": async (_job, { services }) => {
+      if (!billingEnabled(services.config)) return { accounts: 0 };
+      const accounts = await billingDb(services.db)
+        .withSchema("control")
+        .selectFrom("billing_accounts")
+        .select("tenant_id")
+        .where("stripe_customer_id", "is not", null)
+        .execute();
+      for (const a of accounts) {
+        await services.queues.billing.add(
+          "sync-invoices",
+          { tenantId: a.tenant_id },
+          { jobId: `invoices-${a.tenant_id}`, attempts: 3, removeOnComplete: true, removeOnFail: true },
+        );
+      }
+      return { accounts: accounts.length };
+    },
+
+    "sync-invoices": async (job, { services }) => syncInvoices(services, tenantIdOf(job.data)),
 
     "report-usage": async (job, { services }) => {
       const tenant = await services.db

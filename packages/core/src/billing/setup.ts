@@ -66,6 +66,15 @@ export async function setupBillingAccount(services: Services, tenantId: string):
     .executeTakeFirst();
   if (!tenant) return { state: "gone" };
 
+  // Visible to the provider at once: this bank's billing is being set up (until Stripe answers).
+  await db
+    .withSchema("control")
+    .updateTable("tenants")
+    .set({ billing_status: "pending" })
+    .where("id", "=", tenant.id)
+    .where("billing_status", "=", "none")
+    .execute();
+
   const defaultPlan = db
     .withSchema("control")
     .selectFrom("billing_plans")

@@ -154,12 +154,8 @@ export async function dispatchMessage(
   if (binding.pausedReason) return { kind: "delay", ms: 60_000, reason: "number_paused" };
   if (!message.wa_id) return { kind: "done", status: "no_recipient" };
 
-  const wait = await limiter.acquire(
-    binding.phoneNumberId,
-    message.wa_id,
-    binding.throughputPerSecond,
-    `${message.id}:${input.attemptsMade}:${Date.now()}`,
-  );
+  const slot = `${message.id}:${input.attemptsMade}:${Date.now()}`;
+  const wait = await limiter.acquire(binding.phoneNumberId, message.wa_id, binding.throughputPerSecond, slot);
   if (wait > 0) return { kind: "delay", ms: wait, reason: "rate_limit" };
 
   const claimed = await t
@@ -169,14 +165,19 @@ export async function dispatchMessage(
     .where("status", "=", message.status)
     .returning("id")
     .executeTakeFirst();
-  if (!claimed) return { kind: "done", status: "claimed_elsewhere" };
+  if (!claimed) {
+    await limiter.complete(binding.phoneNumberId, slot);
+    return { kind: "done", status: "claimed_elsewhere" };
+  }
 
   try {
-    const { wamid } = await graph.sendMessage(
-      binding.phoneNumberId,
-      accessToken(binding, config.secretsKey),
-      metaPayload({ ...message, payload: message.payload }, message.wa_id, message.id),
-    );
+    const { wamid } = await graph
+      .sendMessage(
+        binding.phoneNumberId,
+        accessToken(binding, config.secretsKey),
+        metaPayload({ ...message, payload: message.payload }, message.wa_id, message.id),
+      )
+      .finally(() => limiter.complete(binding.phoneNumberId, slot));
     // A status webhook may already have moved the row on (and set the wamid); only fill in what is missing.
     await t
       .updateTable("messages")
@@ -266,19 +267,13 @@ export async function markConversationRead(
     .executeTakeFirst();
   if (!latest?.wamid) return { kind: "done", status: "nothing_unread" };
   if (binding.pausedReason) return { kind: "done", status: "number_paused" };
-  const wait = await limiter.acquire(
-    binding.phoneNumberId,
-    null,
-    binding.throughputPerSecond,
-    `read:${latest.id}:${Date.now()}`,
-  );
+  const slot = `read:${latest.id}:${Date.now()}`;
+  const wait = await limiter.acquire(binding.phoneNumberId, null, binding.throughputPerSecond, slot);
   if (wait > 0) return { kind: "delay", ms: wait, reason: "rate_limit" };
   try {
-    await graph.markRead(
-      binding.phoneNumberId,
-      accessToken(binding, services.config.secretsKey),
-      latest.wamid,
-    );
+    await graph
+      .markRead(binding.phoneNumberId, accessToken(binding, services.config.secretsKey), latest.wamid)
+      .finally(() => limiter.complete(binding.phoneNumberId, slot));
   } catch (error) {
     if (error instanceof GraphError && error.kind === "transient")
       return { kind: "retry", error: error.message };

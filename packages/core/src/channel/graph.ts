@@ -7,6 +7,7 @@ export interface GraphErrorBody {
     code?: number;
     error_subcode?: number;
     error_data?: { details?: string };
+    is_transient?: boolean;
     fbtrace_id?: string;
   };
 }
@@ -14,15 +15,18 @@ export interface GraphErrorBody {
 /** How dispatch reacts to a Graph error code (whatsapp/README.md, "Errors"). */
 export type GraphErrorClass = "throughput" | "pair_rate" | "token_invalid" | "permanent" | "transient";
 
-export function classifyGraphError(status: number, code: number | undefined): GraphErrorClass {
+export function classifyGraphError(
+  status: number,
+  code: number | undefined,
+  transientFlag = false,
+): GraphErrorClass {
+  if (transientFlag) return "transient";
   if (code === 130429 || code === 80007) return "throughput";
   if (code === 131056) return "pair_rate";
   if (code === 190) return "token_invalid";
   if (
     code !== undefined &&
-    [131047, 131026, 131048, 131049, 131051, 132000, 132001, 100, 131000, 131008, 131009, 131021].includes(
-      code,
-    )
+    [131047, 131026, 131048, 131049, 131051, 132000, 132001, 100, 131008, 131009, 131021].includes(code)
   ) {
     return "permanent";
   }
@@ -36,12 +40,13 @@ export class GraphError extends Error {
     readonly code: number | undefined,
     readonly title: string,
     readonly details: string | undefined,
+    readonly transient = false,
   ) {
     super(`Graph API ${status}${code ? ` (#${code})` : ""}: ${title}`);
     this.name = "GraphError";
   }
   get kind(): GraphErrorClass {
-    return classifyGraphError(this.status, this.code);
+    return classifyGraphError(this.status, this.code, this.transient);
   }
 }
 
@@ -92,7 +97,13 @@ export class GraphClient {
     }
     if (!res.ok) {
       const e = (parsed as GraphErrorBody).error;
-      throw new GraphError(res.status, e?.code, e?.message ?? res.statusText, e?.error_data?.details);
+      throw new GraphError(
+        res.status,
+        e?.code,
+        e?.message ?? res.statusText,
+        e?.error_data?.details,
+        e?.is_transient === true,
+      );
     }
     return parsed as T;
   }

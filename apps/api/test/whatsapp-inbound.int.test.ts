@@ -262,3 +262,18 @@ describe("POST /webhooks/whatsapp", () => {
     }
   });
 });
+
+describe("sensitive data seen at the edge", () => {
+  it("is reported to the rules' follow-up although only the masked text is stored", async () => {
+    const body = forBank("inbound-text").replace(
+      "Does it come in another color?",
+      "Karte 4111-1111-1111-1111 und PIN 4711",
+    );
+    expect((await postWebhook(body)).status).toBe(200);
+    const stored = await eventually(async () =>
+      t().selectFrom("messages").select(["id"]).where("text", "like", "Karte%").executeTakeFirst(),
+    );
+    const job = await eventually(async () => system.services.queues.inbound.getJob(`after-${stored.id}`));
+    expect(job.data.sensitiveKinds).toEqual(expect.arrayContaining(["card_number", "pin"]));
+  });
+});

@@ -246,7 +246,12 @@ export async function ingestInboundMessage(
       assigneeUserId: conversation.assignee_user_id,
       ruleId: masked?.classification.ruleId ?? null,
       ruleVersion: masked?.classification.version ?? null,
-      sensitiveKinds: masked?.sensitiveKinds ?? [],
+      sensitiveKinds: [
+        ...new Set([
+          ...(masked?.sensitiveKinds ?? []),
+          ...(Array.isArray(message.kanal_masked) ? (message.kanal_masked as string[]) : []),
+        ]),
+      ],
       customerName: customer.name ?? customer.profile_name,
       hasMedia: Boolean(described.media?.mediaId),
     };

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { maskInbound } from "@kanal/rules";
+import { maskInbound, type MaskFinding } from "@kanal/rules";
 import { sql, type Db } from "@kanal/db";
 import type { Queues } from "@kanal/queue";
 
@@ -40,16 +40,28 @@ export interface WebhookPayload {
   }[];
 }
 
-const mask = (s: string | undefined) => (s === undefined ? s : maskInbound(s).text);
+/** The kinds of sensitive data masked out of one message (card_number, pin, tan, password, cvc …). */
+export function findingKinds(findings: MaskFinding[]): string[] {
+  return [...new Set(findings.map((f) => (f.kind === "secret" ? f.secretType : f.kind)))];
+}
 
 /**
  * Card numbers and secrets in customer texts are masked before the event is stored, so the clear
  * number never reaches Postgres or Redis — not even in the raw event log. Ids and metadata stay intact.
+ * What was masked is noted on the message (`kanal_masked`), so the ingest can still send the customer
+ * the one-time hint although it only ever sees the masked text.
  */
 export function maskWebhookPayload(payload: WebhookPayload): WebhookPayload {
   for (const entry of payload.entry ?? []) {
     for (const change of entry.changes ?? []) {
       for (const m of change.value?.messages ?? []) {
+        const findings: MaskFinding[] = [];
+        const mask = (s: string | undefined) => {
+          if (s === undefined) return s;
+          const result = maskInbound(s);
+          findings.push(...result.findings);
+          return result.text;
+        };
         if (m.text) m.text.body = mask(m.text.body);
         for (const media of [m.image, m.document, m.video]) if (media) media.caption = mask(media.caption);
         if (m.button) m.button.text = mask(m.button.text);
@@ -58,6 +70,10 @@ export function maskWebhookPayload(payload: WebhookPayload): WebhookPayload {
         if (m.interactive?.list_reply) {
           m.interactive.list_reply.title = mask(m.interactive.list_reply.title);
           m.interactive.list_reply.description = mask(m.interactive.list_reply.description);
+        }
+        if (findings.length > 0) {
+          const earlier = Array.isArray(m.kanal_masked) ? (m.kanal_masked as string[]) : [];
+          m.kanal_masked = [...new Set([...earlier, ...findingKinds(findings)])];
         }
       }
     }

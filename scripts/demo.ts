@@ -14,8 +14,20 @@ import {
 export const DEMO_PASSWORD = "kanal-demo-2026";
 
 export const DEMO_BANKS = [
-  { slug: "sparkasse-demo", name: "Sparkasse Demostadt", phoneNumberId: "100000000000001", display: "+49 89 1000001", region: "DE-BY" },
-  { slug: "sparkasse-nord", name: "Sparkasse Nordheide", phoneNumberId: "100000000000002", display: "+49 40 1000002", region: "DE-HH" },
+  {
+    slug: "sparkasse-demo",
+    name: "Sparkasse Demostadt",
+    phoneNumberId: "100000000000001",
+    display: "+49 89 1000001",
+    region: "DE-BY",
+  },
+  {
+    slug: "sparkasse-nord",
+    name: "Sparkasse Nordheide",
+    phoneNumberId: "100000000000002",
+    display: "+49 40 1000002",
+    region: "DE-HH",
+  },
 ] as const;
 
 /** Seeds two demo banks with agents, an advisor with a deputy, and one KSC serving both (idempotent). */
@@ -33,22 +45,48 @@ export async function seedDemo(services: Services, providerUserId: string): Prom
   const ctx = { actor, ip: "local", requestId: "demo-seed" };
   const org = await createKscOrg(db, ctx, { slug: "ksc-nord", name: "KSC Nord GmbH" });
   for (const [i, name] of ["Karla Kühn", "Kemal Yıldız"].entries()) {
-    await addKscAgent(db, ctx, org.slug, { email: `ksc${i + 1}@demo.kanal`, name, password: DEMO_PASSWORD, maxChats: 6 });
+    await addKscAgent(db, ctx, org.slug, {
+      email: `ksc${i + 1}@demo.kanal`,
+      name,
+      password: DEMO_PASSWORD,
+      maxChats: 6,
+    });
   }
   for (const bank of DEMO_BANKS) {
     const prefix = bank.slug === "sparkasse-demo" ? "" : "nord-";
-    await onboardTenant({ db, secretsKey: services.config.secretsKey, tenantMigrations: services.tenantMigrations }, ctx, {
-      slug: bank.slug,
-      name: bank.name,
-      timezone: "Europe/Berlin",
-      region: bank.region,
-      whatsapp: { phoneNumberId: bank.phoneNumberId, wabaId: `20000000000000${bank.phoneNumberId.slice(-1)}`, displayPhoneNumber: bank.display, accessToken: `demo-token-${bank.slug}` },
-      admin: { email: `${prefix}admin@demo.kanal`, name: "Anna Admin", password: DEMO_PASSWORD },
-    });
+    await onboardTenant(
+      { db, secretsKey: services.config.secretsKey, tenantMigrations: services.tenantMigrations },
+      ctx,
+      {
+        slug: bank.slug,
+        name: bank.name,
+        timezone: "Europe/Berlin",
+        region: bank.region,
+        whatsapp: {
+          phoneNumberId: bank.phoneNumberId,
+          wabaId: `20000000000000${bank.phoneNumberId.slice(-1)}`,
+          displayPhoneNumber: bank.display,
+          accessToken: `demo-token-${bank.slug}`,
+        },
+        admin: { email: `${prefix}admin@demo.kanal`, name: "Anna Admin", password: DEMO_PASSWORD },
+      },
+    );
     await contractKsc(db, ctx, bank.slug, org.slug);
     const access = await resolveTenant(db, actor, bank.slug, { provider: true });
-    const agent1 = await createBankUser(db, ctx, access, { email: `${prefix}agent1@demo.kanal`, name: "Bernd Berger", role: "bank_agent", password: DEMO_PASSWORD, maxChats: 4 });
-    await createBankUser(db, ctx, access, { email: `${prefix}agent2@demo.kanal`, name: "Carla Schmidt", role: "bank_agent", password: DEMO_PASSWORD, maxChats: 4 });
+    const agent1 = await createBankUser(db, ctx, access, {
+      email: `${prefix}agent1@demo.kanal`,
+      name: "Bernd Berger",
+      role: "bank_agent",
+      password: DEMO_PASSWORD,
+      maxChats: 4,
+    });
+    await createBankUser(db, ctx, access, {
+      email: `${prefix}agent2@demo.kanal`,
+      name: "Carla Schmidt",
+      role: "bank_agent",
+      password: DEMO_PASSWORD,
+      maxChats: 4,
+    });
     await createBankUser(db, ctx, access, {
       email: `${prefix}berater@demo.kanal`,
       name: "Dieter Vogel",

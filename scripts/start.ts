@@ -12,7 +12,8 @@ import { exitUnlessServices } from "./services-check";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const config = loadConfig();
 await exitUnlessServices(config.DATABASE_URL, config.REDIS_URL);
-if (await ensureDatabase(config.DATABASE_URL)) console.log(`created database ${new URL(config.DATABASE_URL).pathname.slice(1)}`);
+if (await ensureDatabase(config.DATABASE_URL))
+  console.log(`created database ${new URL(config.DATABASE_URL).pathname.slice(1)}`);
 
 const services = createServices(config, { name: "kanal-start", dbPoolSize: 4 });
 await migrateControl(services.db, controlMigrations);
@@ -21,7 +22,10 @@ if (migration.failed.length > 0) {
   for (const f of migration.failed) console.error(`migration failed for ${f.schema}: ${f.error}`);
   process.exit(1);
 }
-await ensureProviderAdmin(services.db, { email: config.PROVIDER_ADMIN_EMAIL, password: config.PROVIDER_ADMIN_PASSWORD });
+await ensureProviderAdmin(services.db, {
+  email: config.PROVIDER_ADMIN_EMAIL,
+  password: config.PROVIDER_ADMIN_PASSWORD,
+});
 const provider = await services.db
   .withSchema("control")
   .selectFrom("memberships")
@@ -42,7 +46,11 @@ const env = { ...process.env, WHATSAPP_API_BASE_URL: config.WHATSAPP_API_BASE_UR
 const simPort = new URL(config.WHATSAPP_API_BASE_URL).port || "3100";
 const children: ChildProcess[] = [];
 const launch = (name: string, entry: string, extraEnv: Record<string, string> = {}) => {
-  const child = spawn(process.execPath, ["--import", "tsx", entry], { cwd: root, env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+    cwd: root,
+    env: { ...env, ...extraEnv },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const prefix = `[${name}] `;
   const forward = (stream: NodeJS.WritableStream) => (chunk: Buffer) => {
     for (const line of chunk.toString().split("\n")) if (line.trim()) stream.write(`${prefix}${line}\n`);
@@ -63,7 +71,9 @@ async function stop(code = 0) {
   if (stopping) return;
   stopping = true;
   for (const c of children) c.kill("SIGTERM");
-  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r)))));
+  await Promise.all(
+    children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r)))),
+  );
   process.exit(code);
 }
 process.on("SIGINT", () => void stop(0));
@@ -80,7 +90,10 @@ launch("worker", "apps/worker/src/main.ts");
 
 const base = `http://localhost:${config.PORT}`;
 for (let i = 0; i < 120; i++) {
-  const ready = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+  const ready = await fetch(`${base}/readyz`).then(
+    (r) => r.ok,
+    () => false,
+  );
   if (ready) break;
   await new Promise((r) => setTimeout(r, 500));
 }
@@ -103,6 +116,8 @@ Press Ctrl+C to stop.
 function run(cmd: string, args: string[], cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, stdio: "inherit" });
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} exited ${code}`))));
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} exited ${code}`)),
+    );
   });
 }

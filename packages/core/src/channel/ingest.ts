@@ -356,7 +356,7 @@ export async function processWebhookEvent(services: Services, eventId: string): 
     .where("id", "=", eventId)
     .executeTakeFirst();
   const result: IngestResult = { messages: 0, duplicates: 0, statuses: 0, unknownNumbers: [] };
-  if (!event || event.status !== "pending") return result;
+  if (event?.status !== "pending") return result;
   const payload = maskWebhookPayload(JSON.parse(event.body) as WebhookPayload);
 
   for (const entry of payload.entry ?? []) {

@@ -195,12 +195,7 @@ export async function reassignUnanswered(
           .forUpdate()
           .executeTakeFirst();
         const previous = conversation?.assignee_user_id;
-        if (
-          !conversation ||
-          conversation.status !== "open" ||
-          !previous ||
-          previous !== candidate.assignee_user_id
-        ) {
+        if (conversation?.status !== "open" || !previous || previous !== candidate.assignee_user_id) {
           throw new NoBetterHandler();
         }
         await releaseAgentSlot(trx, previous);

@@ -1,7 +1,6 @@
 import { sql, type Db } from "@kanal/db";
 import { dataClassLabel, forbiddenDataClasses, type Rule } from "@kanal/rules";
 import { notFound } from "../errors";
-import { kscMayAccess } from "../routing/access";
 import type { TenantAccess } from "../tenants/access";
 import { compiledRuleBook } from "./rule-book";
 

@@ -1,4 +1,5 @@
 import net from "node:net";
+import type { DestinationStream } from "pino";
 import { serve, type ServerType } from "@hono/node-server";
 import { createSimulator, type RunningSimulator } from "@kanal/simulator";
 import { processors, startWorkers, type RunningWorkers } from "@kanal/worker";
@@ -34,6 +35,7 @@ export async function startFullSystem(
     env?: Record<string, string>;
     simulator?: Parameters<typeof createSimulator>[0];
     workers?: boolean;
+    logDestination?: DestinationStream;
   } = {},
 ): Promise<FullSystem> {
   const apiPort = await freePort();
@@ -47,6 +49,7 @@ export async function startFullSystem(
   const sim = await simulator.listen(0);
   const simUrl = `http://127.0.0.1:${sim.port}`;
   const system = await startTestSystem({
+    logDestination: options.logDestination,
     env: {
       WHATSAPP_APP_SECRET: appSecret,
       WHATSAPP_API_BASE_URL: simUrl,

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
+import type { DestinationStream } from "pino";
 import { inject } from "vitest";
 import { loadConfig } from "@kanal/config";
 import { createProviderAdmin, createServices, EventHub, type Services } from "@kanal/core";
@@ -23,7 +24,11 @@ export const uniqueDigits = (n = 12) =>
 
 /** The real app on the run's own database and queue prefix; nothing is mocked. */
 export async function startTestSystem(
-  options: { env?: Record<string, string>; tenantMigrations?: readonly SchemaMigration[] } = {},
+  options: {
+    env?: Record<string, string>;
+    tenantMigrations?: readonly SchemaMigration[];
+    logDestination?: DestinationStream;
+  } = {},
 ): Promise<TestSystem> {
   const env = {
     ...process.env,
@@ -39,6 +44,7 @@ export async function startTestSystem(
     name: "kanal-test",
     dbPoolSize: 8,
     tenantMigrations: options.tenantMigrations,
+    logDestination: options.logDestination,
   });
   const hub = new EventHub(new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }));
   await hub.start();

@@ -1,5 +1,6 @@
 import type { Redis } from "ioredis";
 import { createLogger, type Logger } from "@kanal/config/logger";
+import type { DestinationStream } from "pino";
 import type { AppConfig } from "@kanal/config";
 import { createDb, type Db, type SchemaMigration } from "@kanal/db";
 import { tenantMigrations } from "@kanal/migrations";
@@ -22,7 +23,12 @@ export interface Services {
 
 export function createServices(
   config: AppConfig,
-  options: { name?: string; dbPoolSize?: number; tenantMigrations?: readonly SchemaMigration[] } = {},
+  options: {
+    name?: string;
+    dbPoolSize?: number;
+    tenantMigrations?: readonly SchemaMigration[];
+    logDestination?: DestinationStream;
+  } = {},
 ): Services {
   const db = createDb(config.DATABASE_URL, {
     max: options.dbPoolSize ?? 10,
@@ -37,7 +43,7 @@ export function createServices(
     db,
     redis,
     queues,
-    logger: createLogger(options.name ?? "kanal", config.LOG_LEVEL),
+    logger: createLogger(options.name ?? "kanal", config.LOG_LEVEL, options.logDestination),
     lucia: createLucia(db, { secureCookies: secure, ttlHours: config.SESSION_TTL_HOURS }),
     throttle: createLoginThrottle(redis, { prefix: config.QUEUE_PREFIX }),
     tenantMigrations: options.tenantMigrations ?? tenantMigrations,

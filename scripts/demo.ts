@@ -6,6 +6,7 @@ import {
   findTenantBySlug,
   loadMemberships,
   onboardTenant,
+  putRoutingSettings,
   resolveTenant,
   type Actor,
   type Services,
@@ -86,6 +87,27 @@ export async function seedDemo(services: Services, providerUserId: string): Prom
       role: "bank_agent",
       password: DEMO_PASSWORD,
       maxChats: 4,
+    });
+    // The demo shows what banks buy Kanal for: the first bank hands chats outside its hours to the KSC,
+    // the second overflows to the KSC beyond three chats in-house.
+    const weekday = [["08:00", "20:00"]];
+    await putRoutingSettings(services, ctx, access, {
+      mode: bank.slug === "sparkasse-demo" ? "hours_outsourcing" : "capacity_overflow",
+      capacityThreshold: 3,
+      serviceHours: {
+        mon: weekday,
+        tue: weekday,
+        wed: weekday,
+        thu: weekday,
+        fri: weekday,
+        sat: [["09:00", "13:00"]],
+        sun: [],
+      },
+      closures: ["2026-12-24", "2026-12-31"],
+      awayMessage:
+        "Vielen Dank für Ihre Nachricht! Unser Service ist gerade nicht besetzt. Wir melden uns ab {{naechsteOeffnung}}.",
+      reopenWindowHours: 24,
+      advisorRouting: true,
     });
     await createBankUser(db, ctx, access, {
       email: `${prefix}berater@demo.kanal`,

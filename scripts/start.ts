@@ -83,6 +83,7 @@ if (existsSync(`${root}apps/simulator/src/main.ts`)) {
   launch("simulator", "apps/simulator/src/main.ts", {
     SIM_PORT: simPort,
     KANAL_WEBHOOK_URL: `http://127.0.0.1:${config.PORT}/webhooks/whatsapp`,
+    SIM_NUMBERS: DEMO_BANKS.map((b) => `${b.phoneNumberId}=${b.display}`).join(","),
   });
 }
 launch("api", "apps/api/src/main.ts");

@@ -74,7 +74,7 @@ export function registerWhatsappWebhook(app: OpenAPIHono<AppEnv>) {
       }
       webhooks.inc({ outcome: "stored" });
       // Stored durably: answer now. If Redis is down the sweeper enqueues the event later.
-      enqueueWebhookEvent(services.queues, stored.id).catch((error: Error) => {
+      enqueueWebhookEvent(services.queues, stored).catch((error: Error) => {
         services.logger.warn(
           { eventId: stored.id, err: error.message },
           "webhook enqueue failed; the sweeper will pick it up",

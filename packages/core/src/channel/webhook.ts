@@ -81,7 +81,7 @@ export function maskWebhookPayload(payload: WebhookPayload): WebhookPayload {
   return payload;
 }
 
-export type StoredWebhook = { id: string; status: "pending" | "dead" };
+export type StoredWebhook = { id: string; status: "pending" | "dead"; receivedAt: Date };
 
 /** Stores one webhook POST (already signature-checked). Malformed JSON becomes a dead letter, still stored. */
 export async function storeWebhookEvent(db: Db, raw: string): Promise<StoredWebhook> {
@@ -103,13 +103,23 @@ export async function storeWebhookEvent(db: Db, raw: string): Promise<StoredWebh
     .withSchema("control")
     .insertInto("webhook_events")
     .values({ body, status, error })
-    .returning("id")
+    .returning(["id", "received_at"])
     .executeTakeFirstOrThrow();
-  return { id: String(row.id), status };
+  return { id: String(row.id), status, receivedAt: row.received_at };
 }
 
-export async function enqueueWebhookEvent(queues: Queues, eventId: string): Promise<void> {
-  await queues.inbound.add("process-event", { eventId }, { jobId: `evt-${eventId}` });
+/** Job ids carry the receipt time too: event ids restart with a new database, Redis may remember old jobs. */
+const eventJobId = (id: string, receivedAt: Date) => `evt-${id}-${receivedAt.getTime()}`;
+
+export async function enqueueWebhookEvent(
+  queues: Queues,
+  event: Pick<StoredWebhook, "id" | "receivedAt">,
+): Promise<void> {
+  await queues.inbound.add(
+    "process-event",
+    { eventId: event.id },
+    { jobId: eventJobId(event.id, event.receivedAt) },
+  );
 }
 
 /**
@@ -124,7 +134,7 @@ export async function sweepPendingWebhooks(
   const rows = await db
     .withSchema("control")
     .selectFrom("webhook_events")
-    .select("id")
+    .select(["id", "received_at"])
     .where("status", "=", "pending")
     .where(sql<boolean>`received_at < now() - make_interval(secs => ${options.olderThanSeconds ?? 10})`)
     .orderBy("id")
@@ -134,7 +144,7 @@ export async function sweepPendingWebhooks(
     await queues.inbound.add(
       "process-event",
       { eventId: String(row.id) },
-      { jobId: `evt-${row.id}-sweep-${Date.now()}` },
+      { jobId: `${eventJobId(String(row.id), row.received_at)}-sweep-${Date.now()}` },
     );
   }
   if (rows.length > 0) {

@@ -209,6 +209,8 @@ export async function queueSystemMessage(
     .where("c.id", "=", input.conversationId)
     .executeTakeFirst();
   if (!row || !windowOpen(row.last_inbound_at)) return null;
+  // Notifications the bank sends on its own are bulk traffic: they never hold up a conversational reply.
+  const lane = input.kind === "notification" ? "bulk" : "reply";
   const id = newId("msg");
   await db.transaction().execute(async (trx) => {
     await trx
@@ -222,11 +224,11 @@ export async function queueSystemMessage(
         text: input.text,
         status: "queued",
         kind: input.kind,
-        priority: "reply",
+        priority: lane,
         created_at: new Date(),
       })
       .execute();
-    await enqueueSend(services, input.tenant, id, PRIORITY.reply);
+    await enqueueSend(services, input.tenant, id, PRIORITY[lane]);
   });
   return { id };
 }

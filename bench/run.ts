@@ -1,0 +1,26 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** `npm run bench -- <name>` runs bench/<name>.ts (or bench/<name>.bench.ts) in its own process. */
+const here = dirname(fileURLToPath(import.meta.url));
+const available = readdirSync(here)
+  .filter((f) => f.endsWith(".ts") && !["run.ts", "support.ts"].includes(f))
+  .map((f) => f.replace(/(\.bench)?\.ts$/, ""));
+
+const names = process.argv.slice(2);
+if (names.length === 0) {
+  console.log(`usage: npm run bench -- <name> [<name> …]\navailable: ${available.join(", ")}`);
+  process.exit(1);
+}
+for (const name of names) {
+  const file = [join(here, `${name}.ts`), join(here, `${name}.bench.ts`)].find((f) => existsSync(f));
+  if (!file) {
+    console.error(`unknown benchmark "${name}"; available: ${available.join(", ")}`);
+    process.exit(1);
+  }
+  console.log(`\n=== ${name} ===`);
+  const result = spawnSync(process.execPath, ["--import", "tsx", file], { stdio: "inherit" });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}

@@ -1,0 +1,234 @@
+import { randomBytes } from "node:crypto";
+import { cpus } from "node:os";
+import { Redis } from "ioredis";
+import { loadConfig } from "@kanal/config";
+import { createProviderAdmin, createServices, EventHub, type Services } from "@kanal/core";
+import { controlMigrations } from "@kanal/migrations";
+import { createDb, dropDatabase, ensureDatabase, migrateControl } from "@kanal/db";
+import { newApp, type KanalApp } from "../apps/api/src/app";
+import { apiHooks } from "../apps/api/src/hooks";
+
+/** Benchmarks only ever talk to services on this machine. */
+export const BASE_DATABASE_URL = "postgres://127.0.0.1:5432/kanal";
+export const REDIS_URL = "redis://127.0.0.1:6379";
+
+export const unique = (prefix = "b") => `${prefix}${randomBytes(4).toString("hex")}`;
+export const uniqueDigits = (n = 12) =>
+  Array.from(randomBytes(n), (b) => String(b % 10))
+    .join("")
+    .replace(/^0/, "1");
+
+export function benchDatabaseUrl(name: string): string {
+  const url = new URL(BASE_DATABASE_URL);
+  url.pathname = `/kanal_bench_${name.replaceAll("-", "_")}`;
+  return url.toString();
+}
+
+/** A fresh database with the control schema: dropped first so each run starts from the same state. */
+export async function freshDatabase(name: string): Promise<string> {
+  const url = benchDatabaseUrl(name);
+  await dropDatabase(url);
+  await ensureDatabase(url);
+  const db = createDb(url, { max: 2 });
+  await migrateControl(db, controlMigrations);
+  await db.destroy();
+  return url;
+}
+
+export async function dropBenchDatabase(url: string): Promise<void> {
+  if (process.env.KEEP_BENCH_DB) return;
+  await dropDatabase(url).catch(() => undefined);
+}
+
+/** Removes every BullMQ key under the bench's own prefix (never anyone else's). */
+export async function clearQueuePrefix(prefix: string): Promise<void> {
+  if (!prefix.startsWith("kanal-bench-")) throw new Error(`refusing to clear prefix ${prefix}`);
+  const redis = new Redis(REDIS_URL);
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export interface BenchSystem {
+  app: KanalApp;
+  services: Services;
+  hub: EventHub;
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** The real API app in this process, built like `apps/api/src/main.ts` does (pool of 20). */
+export async function startBenchSystem(
+  databaseUrl: string,
+  queuePrefix: string,
+  env: Record<string, string> = {},
+): Promise<BenchSystem> {
+  const fullEnv = {
+    ...process.env,
+    NODE_ENV: "test",
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    QUEUE_PREFIX: queuePrefix,
+    LOG_LEVEL: "silent",
+    ...env,
+  } as Record<string, string>;
+  const config = loadConfig(fullEnv);
+  const services = createServices(config, { name: "kanal-bench", dbPoolSize: 20 });
+  const hub = new EventHub(new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }));
+  await hub.start();
+  const app = newApp(services, hub, apiHooks(services));
+  return {
+    app,
+    services,
+    hub,
+    env: fullEnv,
+    async close() {
+      await hub.stop();
+      await services.close();
+    },
+  };
+}
+
+export interface BenchResponse<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+}
+
+/** Cookie-keeping client over `app.request` (the same path a request through the HTTP server takes). */
+export class BenchClient {
+  cookie: string | null = null;
+  constructor(private readonly app: KanalApp) {}
+
+  async request<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<BenchResponse<T>> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (this.cookie) headers.cookie = this.cookie;
+    const res = await this.app.request(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const setCookie = res.headers.get("set-cookie");
+    if (setCookie?.startsWith("kanal_session=")) this.cookie = setCookie.split(";")[0] ?? null;
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : {};
+    } catch {
+      parsed = text;
+    }
+    return { status: res.status, body: parsed as T };
+  }
+
+  post = <T = Record<string, unknown>>(path: string, body?: unknown) =>
+    this.request<T>("POST", path, body ?? {});
+  get = <T = Record<string, unknown>>(path: string) => this.request<T>("GET", path);
+  put = <T = Record<string, unknown>>(path: string, body?: unknown) => this.request<T>("PUT", path, body ?? {});
+
+  async login(email: string, password: string): Promise<void> {
+    const res = await this.post("/v1/auth/login", { email, password });
+    if (res.status !== 200) throw new Error(`login ${email} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+}
+
+export const PASSWORD = "correct-horse-battery";
+
+export async function providerClient(system: BenchSystem): Promise<BenchClient> {
+  const email = `${unique("provider")}@kanal.bench`;
+  await createProviderAdmin(system.services.db, { email, name: "Bench Provider", password: PASSWORD });
+  const client = new BenchClient(system.app);
+  await client.login(email, PASSWORD);
+  return client;
+}
+
+export interface OnboardedBank {
+  slug: string;
+  tenantId: string;
+  schema: string;
+  phoneNumberId: string;
+  accessToken: string;
+  adminEmail: string;
+}
+
+export function tenantBody(slug: string, phoneNumberId = uniqueDigits(15)) {
+  return {
+    slug,
+    name: `Sparkasse ${slug}`,
+    whatsapp: {
+      phoneNumberId,
+      wabaId: uniqueDigits(15),
+      displayPhoneNumber: "+49 89 1234567",
+      accessToken: `EAAG${randomBytes(24).toString("hex")}`,
+    },
+    admin: { email: `admin@${slug}.bench`, name: "Anna Admin", password: PASSWORD },
+  };
+}
+
+/** Onboards a bank through `POST /v1/tenants`, exactly as the provider does. */
+export async function onboardBank(
+  provider: BenchClient,
+  overrides: Record<string, unknown> = {},
+): Promise<OnboardedBank> {
+  const slug = unique("bank-");
+  const body = { ...tenantBody(slug), ...overrides } as ReturnType<typeof tenantBody>;
+  const res = await provider.post<{ tenant: { id: string } }>("/v1/tenants", body);
+  if (res.status !== 201) throw new Error(`onboarding failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return {
+    slug,
+    tenantId: res.body.tenant.id,
+    schema: `t_${slug.replaceAll("-", "_")}`,
+    phoneNumberId: body.whatsapp.phoneNumberId,
+    accessToken: body.whatsapp.accessToken,
+    adminEmail: body.admin.email,
+  };
+}
+
+// ---- statistics -------------------------------------------------------------------------------
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank] ?? Number.NaN;
+}
+
+export function summarize(values: readonly number[]) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    n: sorted.length,
+    min: sorted[0] ?? Number.NaN,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? Number.NaN,
+  };
+}
+
+export const median = (values: readonly number[]) => percentile([...values].sort((a, b) => a - b), 50);
+
+export const round = (v: number, digits = 1) => Number(v.toFixed(digits));
+
+/** Repeats the run count given by BENCH_RUNS (default 3). */
+export const benchRuns = () => Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
+
+export function printTable(title: string, rows: Record<string, string | number | boolean>[]): void {
+  console.log(`\n${title}`);
+  console.table(rows);
+}
+
+export function printCommand(command: string): void {
+  console.log(`\ncommand: ${command}`);
+  console.log(`machine: ${cpus().length} CPUs, node ${process.version}`);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -32,6 +32,18 @@ export function createDispatchDeps(services: Services): DispatchDeps {
   };
 }
 
+const depsByServices = new WeakMap<Services, DispatchDeps>();
+
+/** One Graph client and limiter per process (per Services), shared by every job that needs them. */
+export function dispatchDepsFor(services: Services): DispatchDeps {
+  let deps = depsByServices.get(services);
+  if (!deps) {
+    deps = createDispatchDeps(services);
+    depsByServices.set(services, deps);
+  }
+  return deps;
+}
+
 const jitter = (ms: number) => Math.round(ms * (0.8 + Math.random() * 0.4));
 
 function metaPayload(

@@ -1,22 +1,6 @@
-import {
-  createDispatchDeps,
-  dispatchMessage,
-  markConversationRead,
-  type DispatchDeps,
-  type Services,
-} from "@kanal/core";
+import { dispatchDepsFor, dispatchMessage, markConversationRead } from "@kanal/core";
 import { settle } from "../../outcome";
 import type { Processor } from "../../registry";
-
-const depsFor = new WeakMap<Services, DispatchDeps>();
-const deps = (services: Services) => {
-  let d = depsFor.get(services);
-  if (!d) {
-    d = createDispatchDeps(services);
-    depsFor.set(services, d);
-  }
-  return d;
-};
 
 /** All outbound traffic of every bank goes through this queue; the limiter is shared in Redis. */
 export const dispatchProcessor: Processor = {
@@ -24,7 +8,7 @@ export const dispatchProcessor: Processor = {
   concurrency: 64,
   handlers: {
     send: async (job, { services, token }) => {
-      const outcome = await dispatchMessage(deps(services), {
+      const outcome = await dispatchMessage(dispatchDepsFor(services), {
         tenantId: String(job.data.tenantId),
         messageId: String(job.data.messageId),
         attemptsMade: job.attemptsMade,
@@ -35,7 +19,7 @@ export const dispatchProcessor: Processor = {
       settle(
         job,
         token,
-        await markConversationRead(deps(services), {
+        await markConversationRead(dispatchDepsFor(services), {
           tenantId: String(job.data.tenantId),
           conversationId: String(job.data.conversationId),
         }),

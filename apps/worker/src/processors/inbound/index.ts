@@ -1,23 +1,6 @@
-import {
-  createDispatchDeps,
-  processWebhookEvent,
-  sweepPendingWebhooks,
-  type DispatchDeps,
-  type Services,
-} from "@kanal/core";
-import { fetchMedia } from "@kanal/core";
+import { dispatchDepsFor, fetchMedia, processWebhookEvent, sweepPendingWebhooks } from "@kanal/core";
 import { settle } from "../../outcome";
 import type { Processor } from "../../registry";
-
-const depsFor = new WeakMap<Services, DispatchDeps>();
-const deps = (services: Services) => {
-  let d = depsFor.get(services);
-  if (!d) {
-    d = createDispatchDeps(services);
-    depsFor.set(services, d);
-  }
-  return d;
-};
 
 export const inboundProcessor: Processor = {
   queue: "inbound",
@@ -29,7 +12,7 @@ export const inboundProcessor: Processor = {
       settle(
         job,
         token,
-        await fetchMedia(deps(services), {
+        await fetchMedia(dispatchDepsFor(services), {
           tenantId: String(job.data.tenantId),
           messageId: String(job.data.messageId),
         }),

@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
 import { cpus } from "node:os";
 import { Redis } from "ioredis";
 import { loadConfig } from "@kanal/config";
@@ -134,11 +136,13 @@ export class BenchClient {
   post = <T = Record<string, unknown>>(path: string, body?: unknown) =>
     this.request<T>("POST", path, body ?? {});
   get = <T = Record<string, unknown>>(path: string) => this.request<T>("GET", path);
-  put = <T = Record<string, unknown>>(path: string, body?: unknown) => this.request<T>("PUT", path, body ?? {});
+  put = <T = Record<string, unknown>>(path: string, body?: unknown) =>
+    this.request<T>("PUT", path, body ?? {});
 
   async login(email: string, password: string): Promise<void> {
     const res = await this.post("/v1/auth/login", { email, password });
-    if (res.status !== 200) throw new Error(`login ${email} failed: ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.status !== 200)
+      throw new Error(`login ${email} failed: ${res.status} ${JSON.stringify(res.body)}`);
   }
 }
 
@@ -214,7 +218,11 @@ export function summarize(values: readonly number[]) {
   };
 }
 
-export const median = (values: readonly number[]) => percentile([...values].sort((a, b) => a - b), 50);
+export const median = (values: readonly number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 
 export const round = (v: number, digits = 1) => Number(v.toFixed(digits));
 
@@ -232,3 +240,68 @@ export function printCommand(command: string): void {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// ---- child processes (API, worker, simulator) ---------------------------------------------------
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+export interface ChildService {
+  name: string;
+  child: ChildProcess;
+  /** SIGTERM, then SIGKILL after 5 s; only this child, by its pid. */
+  stop(): Promise<void>;
+}
+
+/** Starts `node --import tsx <script>` with the given env; its output goes to this process (prefixed). */
+export function spawnService(name: string, script: string, env: Record<string, string>): ChildService {
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const prefix = (chunk: Buffer) =>
+    chunk
+      .toString()
+      .split("\n")
+      .filter((l) => l.trim())
+      .map((l) => `[${name}] ${l.slice(0, 400)}`)
+      .join("\n");
+  child.stdout?.on("data", (c: Buffer) => {
+    if (process.env.BENCH_VERBOSE) console.log(prefix(c));
+  });
+  child.stderr?.on("data", (c: Buffer) => console.error(prefix(c)));
+  return {
+    name,
+    child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      if (res.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}

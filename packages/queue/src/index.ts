@@ -51,3 +51,4 @@ export function createQueues(connection: Redis, prefix = "kanal"): Queues {
 export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q) => q.close()));
 }
+export * from "./jobs";

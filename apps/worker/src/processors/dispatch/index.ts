@@ -1,4 +1,5 @@
 import { dispatchDepsFor, dispatchMessage, markConversationRead } from "@kanal/core";
+import { markReadJob, sendJob } from "@kanal/queue";
 import { settle } from "../../outcome";
 import type { Processor } from "../../registry";
 
@@ -9,20 +10,12 @@ export const dispatchProcessor: Processor = {
   handlers: {
     send: async (job, { services, token }) => {
       const outcome = await dispatchMessage(dispatchDepsFor(services), {
-        tenantId: String(job.data.tenantId),
-        messageId: String(job.data.messageId),
+        ...sendJob.parse(job.data),
         attemptsMade: job.attemptsMade,
       });
       return settle(job, token, outcome);
     },
     "mark-read": async (job, { services, token }) =>
-      settle(
-        job,
-        token,
-        await markConversationRead(dispatchDepsFor(services), {
-          tenantId: String(job.data.tenantId),
-          conversationId: String(job.data.conversationId),
-        }),
-      ),
+      settle(job, token, await markConversationRead(dispatchDepsFor(services), markReadJob.parse(job.data))),
   },
 };

@@ -1,0 +1,26 @@
+import { z } from "zod";
+
+/** Job payloads carry ids only — never message texts — and are validated where they are processed. */
+export const processEventJob = z.object({ eventId: z.string().regex(/^\d+$/) });
+export const sendJob = z.object({ tenantId: z.string().min(1), messageId: z.string().startsWith("msg_") });
+export const markReadJob = z.object({
+  tenantId: z.string().min(1),
+  conversationId: z.string().startsWith("conv_"),
+});
+export const fetchMediaJob = sendJob;
+export const routeConversationJob = z.object({
+  tenantId: z.string().min(1),
+  conversationId: z.string().startsWith("conv_"),
+  trigger: z.enum(["new", "reopen", "requeue"]).default("new"),
+});
+export const afterInboundJob = z.object({
+  tenantId: z.string().min(1),
+  conversationId: z.string(),
+  messageId: z.string(),
+  ruleId: z.string().nullable(),
+  ruleVersion: z.number().nullable(),
+  sensitiveKinds: z.array(z.string()),
+});
+
+export type SendJob = z.infer<typeof sendJob>;
+export type ProcessEventJob = z.infer<typeof processEventJob>;

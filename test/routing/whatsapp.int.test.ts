@@ -123,4 +123,29 @@ describe("routing driven by signed WhatsApp webhooks", () => {
     const conversation = await routedConversationOf(bank, waId);
     expect(conversation).toMatchObject({ assignee_user_id: advisor.id, handled_by: "advisor" });
   });
+
+  it("full_service: a topic the rule book reserves to the bank stays with the bank, and says why", async () => {
+    const bank = await onboardBank(system, provider);
+    const ksc = await contractKsc(system, provider, [bank], 1);
+    const kscAgent = ksc.agents[0];
+    if (!kscAgent) throw new Error("no KSC agent");
+    const agent = await bankAgent(system, bank);
+    await online(agent);
+    await online(kscAgent);
+    await setRouting(bank, { mode: "full_service", serviceHours: ALWAYS_OPEN });
+
+    const ordinary = uniqueDigits(12);
+    await customerWrites(bank, ordinary, "Wie erhöhe ich mein Tageslimit?");
+    expect(await routedConversationOf(bank, ordinary)).toMatchObject({
+      assignee_user_id: kscAgent.id,
+      handled_by: "ksc",
+    });
+
+    const personal = uniqueDigits(12);
+    await customerWrites(bank, personal, "Ich bin umgezogen und möchte meine Adresse ändern");
+    const c = await routedConversationOf(bank, personal);
+    expect(c).toMatchObject({ assignee_user_id: agent.id, handled_by: "in_house" });
+    expect((c.routing as { rule: string; reason: string }).rule).toBe("rules.bank_only");
+    expect((c.routing as { reason: string }).reason).toContain("Adressänderung");
+  });
 });

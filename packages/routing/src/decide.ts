@@ -20,7 +20,8 @@ export type RoutingRule =
   | "capacity_overflow.outside_hours"
   | "capacity_overflow.no_bank_agent"
   | "full_service.ksc"
-  | "no_ksc.bank_fallback";
+  | "no_ksc.bank_fallback"
+  | "rules.bank_only";
 
 export interface RoutingInput {
   config: RoutingConfig;
@@ -42,6 +43,8 @@ export interface RoutingInput {
   /** Text of the conversation's first message, searched for an advisor code. */
   firstMessageText?: string | null;
   advisorCodes?: readonly AdvisorCode[];
+  /** The topic of the first message when the bank's rule book reserves it to the bank (no KSC). */
+  bankOnlyTopic?: string | null;
 }
 
 export type RoutingTarget =
@@ -470,6 +473,17 @@ function chooseSide(
         },
       };
       break;
+  }
+  if (choice.side === "ksc" && input.bankOnlyTopic) {
+    // The rule book decides before the mode: a KSC may not handle this topic at all.
+    return {
+      side: "bank",
+      rule: "rules.bank_only",
+      text: {
+        en: `${choice.text.en}, but the rule book reserves the topic "${input.bankOnlyTopic}" to the bank, so the chat stays with the bank${opening.open ? "" : ` (${closed.en})`}`,
+        de: `${choice.text.de}, aber das Reaktions-Struktur-Konzept behält das Thema „${input.bankOnlyTopic}“ der Bank vor, daher bleibt der Chat bei der Bank${opening.open ? "" : ` (${closed.de})`}`,
+      },
+    };
   }
   if (choice.side === "ksc" && !kscContracted) {
     return {

@@ -8,6 +8,7 @@ import {
   type RoutingCandidate,
   type RoutingDecision,
 } from "@kanal/routing";
+import { compiledRuleBook } from "../rsk/rule-book";
 import type { Services } from "../services";
 import {
   type BankRoutingContext,
@@ -130,6 +131,23 @@ export interface DecideAndApplyOptions {
  * Decides and applies inside the caller's transaction, which must already hold the bank lock and the
  * conversation row. Returns null when `onlyIfAgent` and nobody could take the chat.
  */
+/** The conversation's topic when the bank's current rule book reserves it to the bank, else null. */
+async function bankOnlyTopicOf(
+  trx: Transaction<Database>,
+  schema: string,
+  conversationId: string,
+): Promise<string | null> {
+  const row = await trx
+    .withSchema(schema)
+    .selectFrom("conversations")
+    .select("rule_id")
+    .where("id", "=", conversationId)
+    .executeTakeFirst();
+  if (!row?.rule_id) return null;
+  const rule = (await compiledRuleBook(trx, schema)).byId.get(row.rule_id);
+  return rule?.handling === "bank_only" ? rule.topic : null;
+}
+
 export async function decideAndApply(
   trx: Transaction<Database>,
   ctx: BankRoutingContext,
@@ -168,6 +186,7 @@ export async function decideAndApply(
     .limit(1)
     .executeTakeFirst();
   const inHouse = await inHouseActiveCount(trx, ctx.schema, conversation.id);
+  const bankOnlyTopic = await bankOnlyTopicOf(trx, ctx.schema, conversation.id);
   const exclude = new Set(options.exclude ?? []);
   const agents: LoadedAgent[] = (await loadRoutingAgents(trx, ctx, now)).filter(
     (a) => !exclude.has(a.userId),
@@ -195,6 +214,7 @@ export async function decideAndApply(
       customer: { advisorUserId: customer?.advisor_user_id ?? null },
       firstMessageText: firstMessage?.text ?? null,
       advisorCodes,
+      bankOnlyTopic,
     });
     if (decision.target.type === "queue") break;
     const chosenId = decision.target.userId;

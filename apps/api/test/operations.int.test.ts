@@ -93,6 +93,8 @@ describe("operations endpoints", () => {
       ["post", "/v1/tenants/{tenant}/conversations/{id}/callback"],
       ["post", "/v1/tenants/{tenant}/conversations/{id}/customer"],
       ["get", "/webhooks/whatsapp"],
+      ["post", "/webhooks/whatsapp"],
+      ["get", "/v1/events"],
     ];
     for (const [method, path] of contract)
       expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();

@@ -20,6 +20,37 @@ export function registerDocs(app: OpenAPIHono<AppEnv>) {
     name: "kanal_session",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer" });
+  // Routes that stream or return bytes are plain Hono handlers; they are documented here by hand.
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/v1/events",
+    tags: ["Conversations"],
+    summary:
+      "Server-Sent Events for the signed-in person: conversation.assigned, conversation.updated, message.created, message.status (Last-Event-ID replays what was missed)",
+    responses: { 200: { description: "text/event-stream" }, 401: { description: "Not signed in" } },
+  });
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/v1/tenants/{tenant}/messages/{id}/media",
+    tags: ["Conversations"],
+    summary: "The media a customer sent (image, document, audio, video), as stored by Kanal",
+    responses: {
+      200: { description: "The media bytes with their content type" },
+      404: { description: "Not found or not fetched yet" },
+    },
+  });
+  app.openAPIRegistry.registerPath({
+    method: "post",
+    path: "/webhooks/whatsapp",
+    tags: ["Webhooks"],
+    summary:
+      "Meta's notifications for every bank's number; X-Hub-Signature-256 checked over the raw body; 200 once stored",
+    responses: {
+      200: { description: "Stored" },
+      401: { description: "Missing or wrong signature" },
+      413: { description: "Too large" },
+    },
+  });
   app.doc31("/openapi.json", DOC_CONFIG);
 
   // A self-contained reference page (no CDN: works offline and under our strict CSP).

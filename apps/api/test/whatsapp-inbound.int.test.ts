@@ -75,13 +75,6 @@ describe("POST /webhooks/whatsapp", () => {
       expect(res.status).toBe(200);
     }
     const messages = await eventually(async () => {
-      const rows = await t()
-        .selectFrom("messages as m")
-        .innerJoin("customers as c", "c.id", "m.conversation_id")
-        .selectAll("m")
-        .execute()
-        .catch(() => []);
-      void rows;
       const all = await t()
         .selectFrom("messages as m")
         .innerJoin("conversations as cv", "cv.id", "m.conversation_id")

@@ -270,3 +270,24 @@ describe("sensitive data seen at the edge", () => {
     expect(job.data.sensitiveKinds).toEqual(expect.arrayContaining(["card_number", "pin"]));
   });
 });
+
+describe("an event that keeps failing", () => {
+  it("is retired as a dead letter after repeated attempts instead of being retried forever", async () => {
+    const { processWebhookEvent, MAX_EVENT_ATTEMPTS } = await import("@kanal/core");
+    const row = await system.services.db
+      .withSchema("control")
+      .insertInto("webhook_events")
+      .values({ body: forBank("inbound-text"), status: "pending", error: null, attempts: MAX_EVENT_ATTEMPTS })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    await processWebhookEvent(system.services, String(row.id));
+    const after = await system.services.db
+      .withSchema("control")
+      .selectFrom("webhook_events")
+      .selectAll()
+      .where("id", "=", String(row.id))
+      .executeTakeFirstOrThrow();
+    expect(after.status).toBe("dead");
+    expect(after.error).toMatch(/failed 20 times/);
+  });
+});

@@ -347,16 +347,35 @@ async function conversationAudience(db: Db, tenant: Tenant, conversationId: stri
  * processed event is skipped, and messages are deduplicated on wamid — so the sweeper and BullMQ retries
  * can hand the same event over again safely.
  */
+export const MAX_EVENT_ATTEMPTS = 20;
+
 export async function processWebhookEvent(services: Services, eventId: string): Promise<IngestResult> {
   const { db, redis, logger } = services;
+  // Counting attempts up front: an event that keeps failing is retired as a dead letter, not retried forever.
   const event = await db
     .withSchema("control")
-    .selectFrom("webhook_events")
-    .selectAll()
+    .updateTable("webhook_events")
+    .set({ attempts: sql`attempts + 1` })
     .where("id", "=", eventId)
+    .where("status", "=", "pending")
+    .returningAll()
     .executeTakeFirst();
   const result: IngestResult = { messages: 0, duplicates: 0, statuses: 0, unknownNumbers: [] };
-  if (event?.status !== "pending") return result;
+  if (!event) return result;
+  if (event.attempts > MAX_EVENT_ATTEMPTS) {
+    await db
+      .withSchema("control")
+      .updateTable("webhook_events")
+      .set({
+        status: "dead",
+        error: `processing failed ${MAX_EVENT_ATTEMPTS} times`,
+        processed_at: new Date(),
+      })
+      .where("id", "=", eventId)
+      .execute();
+    logger.error({ eventId }, "webhook event retired as dead letter after repeated failures");
+    return result;
+  }
   const payload = maskWebhookPayload(JSON.parse(event.body) as WebhookPayload);
 
   for (const entry of payload.entry ?? []) {
@@ -417,7 +436,6 @@ export async function processWebhookEvent(services: Services, eventId: string): 
       error: result.unknownNumbers.length
         ? `unknown phone_number_id: ${[...new Set(result.unknownNumbers)].join(", ")}`
         : null,
-      attempts: sql`attempts + 1`,
     })
     .where("id", "=", eventId)
     .execute();

@@ -3,6 +3,7 @@ import type { DestinationStream } from "pino";
 import { serve, type ServerType } from "@hono/node-server";
 import { createSimulator, type RunningSimulator } from "@kanal/simulator";
 import { processors, startWorkers, type RunningWorkers } from "@kanal/worker";
+import { serveWebConsole } from "../../apps/api/src/static";
 import { startTestSystem, type TestSystem } from "./system";
 
 export interface FullSystem extends TestSystem {
@@ -36,6 +37,8 @@ export async function startFullSystem(
     simulator?: Parameters<typeof createSimulator>[0];
     workers?: boolean;
     logDestination?: DestinationStream;
+    /** Serve this built web console (apps/web/dist) from the API's origin, as in production. */
+    webDist?: string;
   } = {},
 ): Promise<FullSystem> {
   const apiPort = await freePort();
@@ -50,6 +53,7 @@ export async function startFullSystem(
   const simUrl = `http://127.0.0.1:${sim.port}`;
   const system = await startTestSystem({
     logDestination: options.logDestination,
+    extend: options.webDist ? serveWebConsole(options.webDist) : undefined,
     env: {
       WHATSAPP_APP_SECRET: appSecret,
       WHATSAPP_API_BASE_URL: simUrl,

@@ -5,7 +5,7 @@ import { inject } from "vitest";
 import { loadConfig } from "@kanal/config";
 import { createProviderAdmin, createServices, EventHub, type Services } from "@kanal/core";
 import type { SchemaMigration } from "@kanal/db";
-import { newApp, type KanalApp } from "../../apps/api/src/app";
+import { type AppHooks, newApp, type KanalApp } from "../../apps/api/src/app";
 import { apiHooks } from "../../apps/api/src/hooks";
 
 export interface TestSystem {
@@ -28,6 +28,8 @@ export async function startTestSystem(
     env?: Record<string, string>;
     tenantMigrations?: readonly SchemaMigration[];
     logDestination?: DestinationStream;
+    /** Extra route groups, e.g. `serveWebConsole(dist)` for the browser tests. */
+    extend?: AppHooks["extend"];
   } = {},
 ): Promise<TestSystem> {
   const env = {
@@ -48,7 +50,7 @@ export async function startTestSystem(
   });
   const hub = new EventHub(new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }));
   await hub.start();
-  const app = newApp(services, hub, apiHooks(services));
+  const app = newApp(services, hub, { ...apiHooks(services), extend: options.extend });
   return {
     app,
     services,

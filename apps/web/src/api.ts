@@ -128,28 +128,43 @@ export type Presence = "online" | "away" | "offline";
 
 export type User = { id: string; email: string; name: string; presence?: Presence };
 export type Membership = { tenant?: string; kscOrg?: string; role: Role };
-export type Me = { user: User; memberships: Membership[] };
+/** `presence` is top-level in the answer of `GET /v1/me` (the user record has none). */
+export type Me = { user: User; memberships: Membership[]; presence?: Presence };
 
-export type Customer = { id: string; name: string; waId: string; externalRef?: string };
+export type Customer = {
+  id: string;
+  name: string | null;
+  waId: string | null;
+  externalRef?: string | null;
+  advisorUserId?: string | null;
+};
 export type ConversationStatus = "open" | "queued" | "closed" | string;
 export type HandledBy = "in_house" | "ksc" | "advisor" | string;
 
 export type ConversationSummary = {
   id: string;
   tenant: string;
+  /** The bank's display name (the inbox lists chats of several banks for KSC agents). */
+  tenantName?: string;
   status: ConversationStatus;
   assigneeUserId: string | null;
   handledBy: HandledBy;
+  queue?: string | null;
   customer: Customer;
   topic?: string | null;
   lastMessageAt?: string | null;
+  queuedAt?: string | null;
+  routingReason?: string | null;
 };
 
+/** A queue I may take from: `oldest` holds the longest-waiting chats (the API's name). */
 export type Queue = {
-  tenant?: string;
+  tenant: string;
+  tenantName?: string;
   queue: string;
   count: number;
-  conversations?: ConversationSummary[];
+  oldestQueuedAt?: string | null;
+  oldest: ConversationSummary[];
 };
 export type Inbox = { conversations: ConversationSummary[]; queues: Queue[] };
 
@@ -167,10 +182,13 @@ export type Message = {
   type?: string;
   text?: string | null;
   status?: MessageStatus;
-  error?: string | { code?: string | number; message?: string } | null;
+  error?: string | { code?: string | number; message?: string; [key: string]: unknown } | null;
   media?: Media | null;
   createdAt: string;
   authorName?: string | null;
+  authorUserId?: string | null;
+  /** "customer" | "agent" | "away" | "hint" | "auto_reply" | "template" … */
+  kind?: string;
   conversationId?: string;
 };
 
@@ -181,17 +199,32 @@ export type ConversationDetail = {
   assigneeUserId: string | null;
   handledBy: HandledBy;
   customer: Customer;
+  queue?: string | null;
   topic?: string | null;
+  flags?: string[];
   routing?: Routing | null;
+  openedAt?: string;
+  closedAt?: string | null;
   windowExpiresAt?: string | null;
-  guidance?: unknown;
 };
-export type HistoryEntry = Message | { conversationId?: string; id?: string; messages: Message[] };
+export type HistoryEntry =
+  | Message
+  | {
+      conversationId?: string;
+      id?: string;
+      openedAt?: string;
+      closedAt?: string | null;
+      topic?: string | null;
+      messages: Message[];
+    };
 export type ConversationView = {
   conversation: ConversationDetail;
   messages: Message[];
   history?: HistoryEntry[];
 };
+
+/** The rule guidance for the chat's topic (rule store); open-ended, shown as key/values. */
+export type Guidance = Record<string, unknown>;
 
 export type Snippet = { id: string; shortcut: string; title: string; body: string; category?: string | null };
 export type TemplateSend = { name: string; language: string; params: string[] };
@@ -229,6 +262,10 @@ export type RoutingSettings = {
   awayMessage: string;
   reopenWindowHours: number;
   advisorRouting: boolean;
+  // Not edited in the console yet, but sent back unchanged: PUT replaces the whole configuration.
+  unansweredReassignMinutes?: number | null;
+  queuedAtClosing?: "to_ksc" | "stay";
+  openAtClosing?: "stay" | "to_ksc";
 };
 
 export type WhatsAppProfile = {
@@ -241,19 +278,26 @@ export type WhatsAppProfile = {
 
 export type ApiKey = {
   id: string;
-  name?: string;
-  prefix?: string;
+  name: string;
+  prefix: string;
+  scopes?: string[];
   createdAt?: string;
   lastUsedAt?: string | null;
+  revokedAt?: string | null;
 };
+/** The answer of `POST /api-keys`: the secret `key` is in it this one time only. */
+export type CreatedApiKey = { apiKey: ApiKey & { key: string } };
 
 export type AuditEntry = {
+  /** Numeric (as a string), ascending with time: the paging cursor `before`. */
   id: string;
   at: string;
   actorUserId?: string | null;
+  actorKind?: string;
   actorName?: string | null;
   action: string;
-  target?: string | null;
+  targetType?: string | null;
+  targetId?: string | null;
   details?: unknown;
 };
 
@@ -289,7 +333,10 @@ export const api = {
 
   inbox: async (): Promise<Inbox> => {
     const raw = await request<Partial<Inbox>>("GET", "/v1/inbox");
-    return { conversations: raw.conversations ?? [], queues: raw.queues ?? [] };
+    return {
+      conversations: raw.conversations ?? [],
+      queues: (raw.queues ?? []).map((q) => ({ ...q, oldest: q.oldest ?? [] })),
+    };
   },
   tenant: (tenant: string) => request<{ tenant: Tenant } | Tenant>("GET", t(tenant)),
   conversation: (tenant: string, id: string) =>
@@ -300,6 +347,10 @@ export const api = {
       `${t(tenant)}/conversations/${enc(id)}/messages`,
       body,
     ),
+  guidance: (tenant: string, id: string) =>
+    request<{ guidance: Guidance }>("GET", `${t(tenant)}/conversations/${enc(id)}/guidance`),
+  take: (tenant: string, id: string) =>
+    request<unknown>("POST", `${t(tenant)}/conversations/${enc(id)}/take`, {}),
   handover: (
     tenant: string,
     id: string,
@@ -352,10 +403,11 @@ export const api = {
   apiKeys: async (tenant: string) =>
     pickArray<ApiKey>(await request<unknown>("GET", `${t(tenant)}/api-keys`), "apiKeys", "keys"),
   createApiKey: (tenant: string, name: string) =>
-    request<Record<string, unknown>>("POST", `${t(tenant)}/api-keys`, { name }),
+    request<CreatedApiKey>("POST", `${t(tenant)}/api-keys`, { name }),
   deleteApiKey: (tenant: string, id: string) =>
     request<unknown>("DELETE", `${t(tenant)}/api-keys/${enc(id)}`),
 
+  /** Newest first; `before` is the numeric id of the oldest entry already shown. */
   audit: async (tenant: string, limit: number, before?: string) => {
     const query = new URLSearchParams({ limit: String(limit) });
     if (before) query.set("before", before);
@@ -371,16 +423,3 @@ export const api = {
     request<unknown>("POST", `/v1/ksc-orgs/${enc(org)}/agents`, body),
   contractKsc: (tenant: string, kscOrg: string) => request<unknown>("PUT", `${t(tenant)}/ksc`, { kscOrg }),
 };
-
-/** The one-time secret of a freshly created API key, wherever the server put it. */
-export function extractSecret(created: Record<string, unknown>): string | undefined {
-  for (const key of ["secret", "key", "token", "apiKey"]) {
-    const value = created[key];
-    if (typeof value === "string") return value;
-    if (isRecord(value)) {
-      const nested = extractSecret(value);
-      if (nested) return nested;
-    }
-  }
-  return undefined;
-}

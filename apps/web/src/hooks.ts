@@ -47,7 +47,7 @@ export function useResource<T>(loader: () => Promise<T>, deps: DependencyList): 
   return { data, error, loading, reload, setData };
 }
 
-export type ActionResult<R> = { ok: true; value: R } | { ok: false };
+export type ActionResult<R> = { ok: true; value: R } | { ok: false; error: ApiError };
 
 /** Run a submit action with busy and error state. */
 export function useAction(): {
@@ -64,8 +64,9 @@ export function useAction(): {
     try {
       return { ok: true as const, value: await action() };
     } catch (caught) {
-      setError(caught instanceof ApiError ? caught : new ApiError(0, "generic", String(caught)));
-      return { ok: false as const };
+      const error = caught instanceof ApiError ? caught : new ApiError(0, "generic", String(caught));
+      setError(error);
+      return { ok: false as const, error };
     } finally {
       setBusy(false);
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError, extractSecret, parseFieldErrors } from "../src/api";
+import { ApiError, parseFieldErrors } from "../src/api";
 import { formatCountdown, formatDateTime, WINDOW_MS } from "../src/format";
 import { hasKey, translate } from "../src/i18n";
 import { matchPath, splitLocation } from "../src/router";
@@ -60,12 +60,6 @@ describe("api errors", () => {
       details: { issues: [{ path: ["admin", "email"], message: "invalid" }] },
     });
     expect(fields).toEqual([{ path: "admin.email", message: "invalid" }]);
-  });
-
-  it("finds the one-time secret of a new API key", () => {
-    expect(extractSecret({ apiKey: { id: "k1" }, secret: "kn_live_abc" })).toBe("kn_live_abc");
-    expect(extractSecret({ apiKey: { id: "k1", secret: "kn_live_xyz" } })).toBe("kn_live_xyz");
-    expect(extractSecret({ id: "k1" })).toBeUndefined();
   });
 });
 

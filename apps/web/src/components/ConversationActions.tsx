@@ -70,7 +70,7 @@ export function ConversationActions({
           tenant={tenant}
           conversationId={conversationId}
           onClose={() => setOpen(null)}
-          onDone={(customer) => done(t("person.linked", { name: customer.name }))}
+          onDone={(customer) => done(t("person.linked", { name: customer.name ?? customer.waId ?? "" }))}
         />
       ) : null}
       {open === "close" ? (

@@ -20,7 +20,7 @@ export function Shell({ me, areas, children }: { me: Me; areas: Areas; children:
   const { t, lang, setLang } = useI18n();
   const { logout } = useSession();
   const location = useLocation();
-  const [presence, setPresence] = useState<Presence>(me.user.presence ?? "offline");
+  const [presence, setPresence] = useState<Presence>(me.presence ?? me.user.presence ?? "offline");
   const [presenceBusy, setPresenceBusy] = useState(false);
 
   useEffect(() => {
@@ -36,7 +36,8 @@ export function Shell({ me, areas, children }: { me: Me; areas: Areas; children:
     if (event.type === "conversation.assigned") {
       const assignee = data.assigneeUserId ?? data.toUserId;
       if (assignee !== undefined && assignee !== me.user.id) return;
-      announce(t("inbox.newChat", { name }), link);
+      // Routing events carry no customer data (it is fetched with the chat), so the name may be unknown.
+      announce(name ? t("inbox.newChat", { name }) : t("inbox.newChatAnonymous"), link);
     } else if (event.type === "message.created") {
       const message = data.message as { direction?: string } | undefined;
       const direction = message?.direction ?? data.direction;

@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { api, type ConversationDetail, type ConversationView, type Message } from "../api";
+import { api, type ConversationDetail, type ConversationView, type Guidance, type Message } from "../api";
 import { Composer, TemplatePicker } from "../components/Composer";
 import { ConversationActions } from "../components/ConversationActions";
 import { MessageList } from "../components/MessageList";
@@ -28,7 +28,19 @@ export function windowEnd(conversation: ConversationDetail, messages: readonly M
 
 export function ConversationPane({ tenant, conversationId }: { tenant: string; conversationId: string }) {
   const resource = useResource(() => api.conversation(tenant, conversationId), [tenant, conversationId]);
-  const { setData, reload } = resource;
+  // Guidance comes from the rule store; without it (older bank, no access) the chat still works.
+  const guidance = useResource(
+    () =>
+      api
+        .guidance(tenant, conversationId)
+        .then((answer) => answer.guidance)
+        .catch(() => null),
+    [tenant, conversationId],
+  );
+  const { setData } = resource;
+  const reload = async () => {
+    await Promise.all([resource.reload(), guidance.reload()]);
+  };
 
   useKanalEvents((event) => {
     const data = event.data;
@@ -72,6 +84,7 @@ export function ConversationPane({ tenant, conversationId }: { tenant: string; c
         <ConversationBody
           tenant={tenant}
           view={view}
+          guidance={guidance.data ?? null}
           onSent={(message) =>
             setData(
               (current) => current && { ...current, messages: upsertMessage(current.messages, message) },
@@ -87,11 +100,13 @@ export function ConversationPane({ tenant, conversationId }: { tenant: string; c
 function ConversationBody({
   tenant,
   view,
+  guidance,
   onSent,
   onChanged,
 }: {
   tenant: string;
   view: ConversationView;
+  guidance: Guidance | null;
   onSent: (message: Message) => void;
   onChanged: () => void;
 }) {
@@ -102,6 +117,8 @@ function ConversationBody({
   const [refusedWindow, setRefusedWindow] = useState(false);
   const { conversation, messages } = view;
   const agentName = state.status === "authenticated" ? state.me.user.name : "";
+  const customerLabel = conversation.customer.name || conversation.customer.waId || "";
+  const topic = conversation.topic || (typeof guidance?.topic === "string" ? guidance.topic : null);
   const end = windowEnd(conversation, messages);
   const windowOpen = end === null ? true : end > now;
   const closed = conversation.status === "closed";
@@ -112,7 +129,7 @@ function ConversationBody({
     <div className="conversation" data-testid="conversation" data-conversation-id={conversation.id}>
       <div className="conversation-main">
         <header className="conversation-header">
-          <h2>{t("conv.title", { name: conversation.customer.name || conversation.customer.waId })}</h2>
+          <h2>{t("conv.title", { name: customerLabel })}</h2>
           <span className="bank-label" data-testid="conversation-bank">
             {bank.name}
           </span>
@@ -146,7 +163,7 @@ function ConversationBody({
           <Composer
             tenant={tenant}
             conversationId={conversation.id}
-            context={{ customerName: conversation.customer.name, agentName, bankName: bank.name }}
+            context={{ customerName: conversation.customer.name ?? "", agentName, bankName: bank.name }}
             onSent={onSent}
             onWindowClosed={() => setRefusedWindow(true)}
           />
@@ -163,7 +180,7 @@ function ConversationBody({
             <dt>{t("conv.handledBy")}</dt>
             <dd>{hasKey(handledKey) ? t(handledKey) : conversation.handledBy}</dd>
             <dt>{t("conv.topic")}</dt>
-            <dd data-testid="conversation-topic">{conversation.topic || t("common.none")}</dd>
+            <dd data-testid="conversation-topic">{topic || t("common.none")}</dd>
           </dl>
         </section>
         <section className="panel-section" data-testid="routing-panel">
@@ -173,12 +190,7 @@ function ConversationBody({
             labels={{ reason: t("conv.routingReason"), rule: t("conv.rule") }}
           />
         </section>
-        {conversation.guidance ? (
-          <section className="panel-section guidance" data-testid="guidance-panel">
-            <h3>{t("conv.guidance")}</h3>
-            <KeyValues value={conversation.guidance} labels={{}} />
-          </section>
-        ) : null}
+        {guidance ? <GuidancePanel guidance={guidance} /> : null}
         <ConversationActions
           tenant={tenant}
           conversationId={conversation.id}
@@ -190,7 +202,61 @@ function ConversationBody({
   );
 }
 
-/** Routing reasons and rule guidance are open-ended objects; show them readably. */
+type Labelled = { label?: unknown; labelEn?: unknown };
+
+/** The rule store's guidance: what the agent may do on this topic, in the person's language. */
+function GuidancePanel({ guidance }: { guidance: Guidance }) {
+  const { t, lang } = useI18n();
+  const label = (value: unknown) => {
+    if (typeof value !== "object" || value === null) return "";
+    const v = value as Labelled;
+    const text = lang === "en" && typeof v.labelEn === "string" ? v.labelEn : v.label;
+    return typeof text === "string" ? text : "";
+  };
+  const list = (value: unknown) => (Array.isArray(value) ? value.map(label).filter(Boolean).join(", ") : "");
+  const snippets = Array.isArray(guidance.allowedSnippets)
+    ? guidance.allowedSnippets
+        .map((s) =>
+          typeof s === "object" && s !== null ? String((s as { shortcut?: unknown }).shortcut ?? "") : "",
+        )
+        .filter(Boolean)
+        .join(", ")
+    : "";
+  const forbidden = list(guidance.forbiddenDataClasses);
+  return (
+    <section className="panel-section guidance" data-testid="guidance-panel">
+      <h3>{t("conv.guidance")}</h3>
+      {guidance.mustHandOver === true ? (
+        <p className="notice" data-testid="guidance-must-hand-over">
+          {t("guidance.mustHandOver")}
+        </p>
+      ) : null}
+      {typeof guidance.guidance === "string" && guidance.guidance ? <p>{guidance.guidance}</p> : null}
+      <dl>
+        <dt>{t("guidance.action")}</dt>
+        <dd data-testid="guidance-action">{label(guidance.action) || t("common.none")}</dd>
+        <dt>{t("guidance.handling")}</dt>
+        <dd>{label(guidance.handling) || t("common.none")}</dd>
+        <dt>{t("guidance.freeText")}</dt>
+        <dd>{guidance.freeTextAllowed === false ? t("common.no") : t("common.yes")}</dd>
+        {snippets ? (
+          <>
+            <dt>{t("guidance.snippets")}</dt>
+            <dd>{snippets}</dd>
+          </>
+        ) : null}
+        {forbidden ? (
+          <>
+            <dt>{t("guidance.forbidden")}</dt>
+            <dd>{forbidden}</dd>
+          </>
+        ) : null}
+      </dl>
+    </section>
+  );
+}
+
+/** Routing reasons are open-ended objects; show them readably. */
 function KeyValues({ value, labels }: { value: unknown; labels: Record<string, string> }) {
   const { t } = useI18n();
   if (value === null || value === undefined || value === "")

@@ -31,10 +31,7 @@ export function InboxPage({ tenant, conversationId }: { tenant?: string; convers
 
   const slugs = [
     ...(inbox.data?.conversations.map((c) => c.tenant) ?? []),
-    ...(inbox.data?.queues.flatMap((q) => [
-      q.tenant ?? "",
-      ...(q.conversations?.map((c) => c.tenant) ?? []),
-    ]) ?? []),
+    ...(inbox.data?.queues.flatMap((q) => [q.tenant, ...q.oldest.map((c) => c.tenant)]) ?? []),
   ].filter(Boolean);
   const banks = useTenantInfos(slugs);
   const { state } = useSession();
@@ -73,7 +70,7 @@ export function InboxPage({ tenant, conversationId }: { tenant?: string; convers
                   <h2 className="list-title">{t("inbox.queues")}</h2>
                   {data.queues.map((queue) => (
                     <QueueBlock
-                      key={`${queue.tenant ?? ""}/${queue.queue}`}
+                      key={`${queue.tenant}/${queue.queue}`}
                       queue={queue}
                       banks={banks}
                       showBank={multiBank}
@@ -136,7 +133,7 @@ function InboxItem({
         </span>
         {showBank ? (
           <span className="bank-label small" data-testid="inbox-item-bank">
-            {t("inbox.bank", { bank: bank?.name ?? conversation.tenant })}
+            {t("inbox.bank", { bank: conversation.tenantName ?? bank?.name ?? conversation.tenant })}
           </span>
         ) : null}
         <span className="inbox-item-bottom small">
@@ -170,18 +167,18 @@ function QueueBlock({
   const take = useAction();
   const queueKey = `inbox.queue.${queue.queue}`;
   const label = hasKey(queueKey) ? t(queueKey) : queue.queue;
-  const bankName = queue.tenant ? (banks.get(queue.tenant)?.name ?? queue.tenant) : "";
+  const bankName = queue.tenantName ?? banks.get(queue.tenant)?.name ?? queue.tenant;
 
   async function takeOver(conversation: ConversationSummary) {
     if (state.status !== "authenticated") return;
-    const result = await take.run(() =>
-      api.handover(conversation.tenant, conversation.id, { toUserId: state.me.user.id }),
-    );
+    const result = await take.run(() => api.take(conversation.tenant, conversation.id));
     if (result.ok) {
       onTaken();
       navigate(`/inbox/${conversation.tenant}/${conversation.id}`);
     } else {
-      showToast(t("error.generic"), "error");
+      // 409: somebody else was quicker; the queue is stale either way.
+      showToast(t(result.error.status === 409 ? "inbox.takenByOther" : "error.generic"), "error");
+      onTaken();
     }
   }
 
@@ -194,9 +191,9 @@ function QueueBlock({
           {t("inbox.queueCount", { count: queue.count })}
         </span>
       </h3>
-      {queue.conversations?.length ? (
+      {queue.oldest.length ? (
         <ul className="conversation-list">
-          {queue.conversations.map((conversation) => (
+          {queue.oldest.map((conversation) => (
             <li key={`${conversation.tenant}/${conversation.id}`} className="queue-item">
               <a
                 href={href(`/inbox/${conversation.tenant}/${conversation.id}`)}
@@ -211,7 +208,12 @@ function QueueBlock({
                 <strong>{conversation.customer.name || conversation.customer.waId}</strong>
                 {showBank ? (
                   <span className="bank-label small">
-                    {t("inbox.bank", { bank: banks.get(conversation.tenant)?.name ?? conversation.tenant })}
+                    {t("inbox.bank", {
+                      bank:
+                        conversation.tenantName ??
+                        banks.get(conversation.tenant)?.name ??
+                        conversation.tenant,
+                    })}
                   </span>
                 ) : null}
                 <span className="small">{conversation.topic || t("common.none")}</span>

@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from "react";
-import { type ApiKey, api, extractSecret } from "../../api";
+import { type ApiKey, api } from "../../api";
 import { Dialog } from "../../components/Dialog";
 import { Async, Field, FormError } from "../../components/ui";
 import { formatDateTime } from "../../format";
@@ -24,7 +24,7 @@ export function ApiKeysSection({ tenant }: { tenant: string }) {
     const result = await create.run(() => api.createApiKey(tenant, name.trim()));
     if (result.ok) {
       setName("");
-      setSecret(extractSecret(result.value) ?? "");
+      setSecret(result.value.apiKey.key);
       void keys.reload();
     }
   }

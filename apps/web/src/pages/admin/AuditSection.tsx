@@ -29,8 +29,8 @@ export function AuditSection({ tenant }: { tenant: string }) {
     setLoadingMore(true);
     setMoreError(undefined);
     try {
-      // `before` is the oldest timestamp shown; the API pages backwards in time from it.
-      const page = await api.audit(tenant, PAGE, last.at);
+      // `before` is the id of the oldest entry shown (ids grow with time); the API pages backwards.
+      const page = await api.audit(tenant, PAGE, last.id);
       const seen = new Set(entries.map((e) => e.id));
       setMore((current) => [...current, ...page.filter((e) => !seen.has(e.id))]);
       if (page.length < PAGE) setExhausted(true);
@@ -71,7 +71,11 @@ export function AuditSection({ tenant }: { tenant: string }) {
                 <td>
                   <code>{entry.action}</code>
                 </td>
-                <td>{entry.target ?? t("common.none")}</td>
+                <td>
+                  {entry.targetType
+                    ? `${entry.targetType}${entry.targetId ? ` ${entry.targetId}` : ""}`
+                    : t("common.none")}
+                </td>
                 <td className="clip">
                   <code className="small">{detailsText(entry.details)}</code>
                 </td>

@@ -21,6 +21,7 @@ function emptyHours(): Record<Weekday, Interval[]> {
 /** Fill gaps of a partial answer so the editor always has every field. */
 function complete(partial: Partial<RoutingSettings>): RoutingSettings {
   return {
+    ...partial,
     mode: partial.mode ?? "in_house",
     capacityThreshold: partial.capacityThreshold ?? 3,
     serviceHours: { ...emptyHours(), ...(partial.serviceHours ?? {}) },

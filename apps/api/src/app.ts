@@ -20,7 +20,7 @@ import { registerRouting } from "./routes/routing";
 import { registerEvents } from "./routes/events";
 import { registerRules } from "./routes/rules";
 import { registerSnippets } from "./routes/snippets";
-import { registerWhatsappAdmin } from "./routes/whatsapp-admin";
+import { registerWebhookOps, registerWhatsappAdmin } from "./routes/whatsapp-admin";
 import { registerWhatsappWebhook } from "./routes/whatsapp-webhook";
 import { measure, registerOps } from "./routes/ops";
 import { registerTenants } from "./routes/tenants";
@@ -98,6 +98,7 @@ export function newApp(services: Services, hub: EventHub, hooks: AppHooks = {}) 
   registerDataProtection(app);
   registerWhatsappWebhook(app);
   registerWhatsappAdmin(app);
+  registerWebhookOps(app);
   registerConversations(app);
   registerRouting(app);
   registerConversationActions(app);

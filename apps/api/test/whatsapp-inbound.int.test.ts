@@ -168,6 +168,19 @@ describe("POST /webhooks/whatsapp", () => {
       return r;
     });
     expect(row.error).toMatch(/unknown phone_number_id/);
+    // Reported to the provider's operations team (without the body) and on /metrics.
+    const provider = await providerClient(system);
+    const ops = await provider.get<{
+      events: { id: string; status: string }[];
+      counts: Record<string, number>;
+    }>("/v1/ops/webhook-events");
+    expect(ops.body.events.map((e) => e.id)).toContain(String(row.id));
+    expect(JSON.stringify(ops.body)).not.toContain("another color");
+    expect(ops.body.counts.unknown_number).toBeGreaterThan(0);
+    expect((await bank.admin.get("/v1/ops/webhook-events")).status).toBe(403);
+    expect(await (await system.app.request("/metrics")).text()).toMatch(
+      /kanal_webhook_events\{status="unknown_number"\} [1-9]/,
+    );
   });
 
   it("opens exactly one conversation for 20 concurrent webhooks from one new customer", async () => {

@@ -1,6 +1,6 @@
 import { sql } from "@kanal/db";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 
@@ -43,6 +43,13 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
+const webhookBacklog = new Gauge({
+  name: "kanal_webhook_events",
+  help: "Stored webhook events needing attention, by status (pending, dead, unknown_number)",
+  labelNames: ["status"] as const,
+  registers: [metricsRegistry],
+});
+
 export function registerOps(app: OpenAPIHono<AppEnv>) {
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
@@ -61,6 +68,19 @@ export function registerOps(app: OpenAPIHono<AppEnv>) {
     return c.json(body, postgres && redisOk ? 200 : 503);
   });
   app.get("/metrics", async (c) => {
+    // Read at scrape time from partial indexes: cheap, and true across all API and worker processes.
+    const counts = await c
+      .get("services")
+      .db.withSchema("control")
+      .selectFrom("webhook_events")
+      .select(["status", (eb) => eb.fn.countAll<string>().as("n")])
+      .where("status", "in", ["pending", "dead", "unknown_number"])
+      .groupBy("status")
+      .execute()
+      .catch(() => []);
+    for (const status of ["pending", "dead", "unknown_number"]) {
+      webhookBacklog.set({ status }, Number(counts.find((r) => r.status === status)?.n ?? 0));
+    }
     c.header("Content-Type", metricsRegistry.contentType);
     return c.body(await metricsRegistry.metrics());
   });

@@ -130,3 +130,71 @@ export function registerWhatsappAdmin(app: OpenAPIHono<AppEnv>) {
     );
   });
 }
+
+const problemsRoute = createRoute({
+  method: "get",
+  path: "/v1/ops/webhook-events",
+  tags: ["Provider"],
+  summary:
+    "Webhook events that need attention: dead letters (malformed, repeatedly failing) and unknown numbers",
+  request: {
+    query: z.object({
+      status: z.enum(["dead", "unknown_number", "pending"]).optional(),
+      limit: z.coerce.number().int().min(1).max(500).default(100),
+    }),
+  },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        events: z.array(
+          z.object({
+            id: z.string(),
+            receivedAt: z.string(),
+            status: z.string(),
+            error: z.string().nullable(),
+            attempts: z.number(),
+          }),
+        ),
+        counts: z.record(z.string(), z.number()),
+      }),
+      "Events (bodies are never returned)",
+    ),
+    ...errorResponses,
+  },
+});
+
+export function registerWebhookOps(app: OpenAPIHono<AppEnv>) {
+  app.openapi(problemsRoute, async (c) => {
+    requireProvider(requireActor(c));
+    const { db } = c.get("services");
+    const { status, limit } = c.req.valid("query");
+    const rows = await db
+      .withSchema("control")
+      .selectFrom("webhook_events")
+      .select(["id", "received_at", "status", "error", "attempts"])
+      .where("status", "in", status ? [status] : ["dead", "unknown_number"])
+      .orderBy("id", "desc")
+      .limit(limit)
+      .execute();
+    const counts = await db
+      .withSchema("control")
+      .selectFrom("webhook_events")
+      .select(["status", (eb) => eb.fn.countAll<string>().as("n")])
+      .where("status", "in", ["dead", "unknown_number", "pending"])
+      .groupBy("status")
+      .execute();
+    return c.json(
+      {
+        events: rows.map((r) => ({
+          id: String(r.id),
+          receivedAt: r.received_at.toISOString(),
+          status: r.status,
+          error: r.error,
+          attempts: r.attempts,
+        })),
+        counts: Object.fromEntries(counts.map((r) => [r.status, Number(r.n)])),
+      },
+      200,
+    );
+  });
+}

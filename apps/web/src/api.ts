@@ -245,7 +245,7 @@ export type TenantUserInput = {
   name?: string;
   role?: Role;
   password?: string;
-  maxChats?: number | null;
+  maxChats?: number;
   deputyUserId?: string | null;
   advisorCode?: string | null;
 };

@@ -26,7 +26,16 @@ export function windowEnd(conversation: ConversationDetail, messages: readonly M
   return lastInbound ? new Date(lastInbound.createdAt).getTime() + WINDOW_MS : null;
 }
 
-export function ConversationPane({ tenant, conversationId }: { tenant: string; conversationId: string }) {
+export function ConversationPane({
+  tenant,
+  conversationId,
+  onInboxChanged,
+}: {
+  tenant: string;
+  conversationId: string;
+  /** After my own handover or close: no event tells me (I did it), so the list re-fetches. */
+  onInboxChanged?: () => void;
+}) {
   const resource = useResource(() => api.conversation(tenant, conversationId), [tenant, conversationId]);
   // Guidance comes from the rule store; without it (older bank, no access) the chat still works.
   const guidance = useResource(
@@ -90,7 +99,10 @@ export function ConversationPane({ tenant, conversationId }: { tenant: string; c
               (current) => current && { ...current, messages: upsertMessage(current.messages, message) },
             )
           }
-          onChanged={() => void reload()}
+          onChanged={() => {
+            void reload();
+            onInboxChanged?.();
+          }}
         />
       )}
     </Async>

@@ -90,6 +90,7 @@ export function InboxPage({ tenant, conversationId }: { tenant?: string; convers
             key={`${tenant}/${conversationId}`}
             tenant={tenant}
             conversationId={conversationId}
+            onInboxChanged={() => void inbox.reload()}
           />
         ) : (
           <p className="empty-state">{t("inbox.select")}</p>

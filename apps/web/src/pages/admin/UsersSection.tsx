@@ -108,14 +108,16 @@ function UserDialog({
 
   async function submit(event: FormEvent) {
     event.preventDefault();
+    // The e-mail address is the sign-in name: set on creation, never changed by PATCH.
     const body: TenantUserInput = {
-      email: email.trim(),
+      ...(user ? {} : { email: email.trim() }),
       name: name.trim(),
       role,
-      maxChats: maxChats === "" ? null : Number(maxChats),
       deputyUserId: deputyUserId || null,
       advisorCode: advisorCode.trim() || null,
     };
+    // Empty means "the bank's default" (left out), not null.
+    if (maxChats !== "") body.maxChats = Number(maxChats);
     if (password) body.password = password;
     const result = await action.run(() =>
       user ? api.updateUser(tenant, user.id, body) : api.createUser(tenant, body),
@@ -133,6 +135,7 @@ function UserDialog({
           data-autofocus
           required
           value={email}
+          readOnly={Boolean(user)}
           error={fieldError("email")}
           onChange={(event) => setEmail(event.target.value)}
         />

@@ -268,6 +268,14 @@ export type RoutingSettings = {
   openAtClosing?: "stay" | "to_ksc";
 };
 
+/** Public holidays of the bank's state plus its own closure days, for the service-hours editor. */
+export type Holidays = {
+  region: string;
+  year: number;
+  holidays: { date: string; name: string }[];
+  closures: string[];
+};
+
 export type WhatsAppProfile = {
   about?: string;
   address?: string;
@@ -387,6 +395,8 @@ export const api = {
     );
     return raw.routing ?? (raw as Partial<RoutingSettings>);
   },
+  holidays: (tenant: string, year: number) =>
+    request<Holidays>("GET", `${t(tenant)}/routing/holidays?year=${year}`),
   saveRouting: (tenant: string, body: RoutingSettings) =>
     request<unknown>("PUT", `${t(tenant)}/routing`, body),
 

@@ -199,6 +199,9 @@ describe("bank admin portal", () => {
     ]);
     expect(saved.status()).toBe(200);
     await page.waitForSelector(`${byTestId("toast")}:has-text("Gespeichert")`);
+    // The holidays preview lists the state's public holidays (Bavaria has a dozen every year).
+    await page.click(`${byTestId("holidays-preview")} summary`);
+    await page.waitForSelector(byTestId("holiday"));
     await screenshot(page, "admin-routing");
     const routing = await bank.admin.get<{ routing: { mode: string } }>(`/v1/tenants/${bank.slug}/routing`);
     expect(routing.body.routing.mode).toBe("hours_outsourcing");
@@ -265,6 +268,9 @@ describe("agent inbox", () => {
 
     await item.click();
     await agentPage.waitForSelector(`${byTestId("message")}:has-text("Frage zu meinem Konto")`);
+    // Why the chat came here, in German, and what the rule book allows on its topic.
+    await agentPage.waitForSelector(`${byTestId("routing-reason")}:has-text("Modus Inhouse")`);
+    await agentPage.waitForSelector(byTestId("guidance-panel"));
     const composer = agentPage.locator(byTestId("composer"));
     await composer.fill("/gru");
     await agentPage.waitForSelector(`${byTestId("snippet-item")}:has-text("Begrüßung")`);

@@ -1,11 +1,18 @@
 import { useState } from "react";
-import { api, type ConversationDetail, type ConversationView, type Guidance, type Message } from "../api";
+import {
+  api,
+  type ConversationDetail,
+  type ConversationView,
+  type Guidance,
+  type Message,
+  type Routing,
+} from "../api";
 import { Composer, TemplatePicker } from "../components/Composer";
 import { ConversationActions } from "../components/ConversationActions";
 import { MessageList } from "../components/MessageList";
 import { Async } from "../components/ui";
 import { useKanalEvents, useOnReconnect } from "../events";
-import { formatCountdown, WINDOW_MS } from "../format";
+import { formatCountdown, formatDateTime, WINDOW_MS } from "../format";
 import { useNow, useResource } from "../hooks";
 import { hasKey, useI18n } from "../i18n";
 import { useSession } from "../session";
@@ -197,10 +204,7 @@ function ConversationBody({
         </section>
         <section className="panel-section" data-testid="routing-panel">
           <h3>{t("conv.routing")}</h3>
-          <KeyValues
-            value={conversation.routing}
-            labels={{ reason: t("conv.routingReason"), rule: t("conv.rule") }}
-          />
+          <RoutingReason routing={conversation.routing ?? null} timeZone={bank.timezone} />
         </section>
         {guidance ? <GuidancePanel guidance={guidance} /> : null}
         <ConversationActions
@@ -268,35 +272,40 @@ function GuidancePanel({ guidance }: { guidance: Guidance }) {
   );
 }
 
-/** Routing reasons are open-ended objects; show them readably. */
-function KeyValues({ value, labels }: { value: unknown; labels: Record<string, string> }) {
-  const { t } = useI18n();
-  if (value === null || value === undefined || value === "")
-    return <p className="muted">{t("common.none")}</p>;
-  if (typeof value !== "object") return <p>{String(value)}</p>;
-  if (Array.isArray(value)) {
-    return (
-      <ul className="plain-list">
-        {value.map((item, index) => (
-          // biome-ignore lint/suspicious/noArrayIndexKey: static read-only list
-          <li key={index}>
-            {typeof item === "object" ? <KeyValues value={item} labels={labels} /> : String(item)}
-          </li>
-        ))}
-      </ul>
-    );
-  }
-  const entries = Object.entries(value as Record<string, unknown>).filter(
-    ([, v]) => v !== undefined && v !== null,
-  );
+/**
+ * Why the chat came to this person: the routing decision's reason in the reader's language, the rule
+ * and when it was decided. The candidates and target ids are for the audit trail, not the agent.
+ */
+function RoutingReason({ routing, timeZone }: { routing: Routing | null; timeZone: string }) {
+  const { t, lang, locale } = useI18n();
+  if (!routing) return <p className="muted">{t("common.none")}</p>;
+  const text = (key: string) => (typeof routing[key] === "string" ? (routing[key] as string) : "");
+  const reason = (lang === "de" && text("reasonDe")) || text("reason");
+  const modeKey = `routing.mode.${text("mode")}`;
   return (
     <dl>
-      {entries.map(([key, entry]) => (
-        <div key={key} className="kv">
-          <dt>{labels[key] ?? key}</dt>
-          <dd>{typeof entry === "object" ? <KeyValues value={entry} labels={labels} /> : String(entry)}</dd>
-        </div>
-      ))}
+      <dt>{t("conv.routingReason")}</dt>
+      <dd data-testid="routing-reason">{reason || t("common.none")}</dd>
+      {text("mode") ? (
+        <>
+          <dt>{t("routing.mode")}</dt>
+          <dd>{hasKey(modeKey) ? t(modeKey) : text("mode")}</dd>
+        </>
+      ) : null}
+      {text("rule") ? (
+        <>
+          <dt>{t("conv.rule")}</dt>
+          <dd>
+            <code className="small">{text("rule")}</code>
+          </dd>
+        </>
+      ) : null}
+      {text("decidedAt") ? (
+        <>
+          <dt>{t("conv.decidedAt")}</dt>
+          <dd>{formatDateTime(text("decidedAt"), locale, timeZone)}</dd>
+        </>
+      ) : null}
     </dl>
   );
 }

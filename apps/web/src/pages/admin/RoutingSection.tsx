@@ -39,7 +39,43 @@ export function RoutingSection({ tenant }: { tenant: string }) {
     <section aria-labelledby="routing-title">
       <h2 id="routing-title">{t("admin.routing")}</h2>
       <Async resource={routing}>{(settings) => <RoutingForm tenant={tenant} initial={settings} />}</Async>
+      <HolidaysPreview tenant={tenant} />
     </section>
+  );
+}
+
+/** The days the bank is closed anyway this year: its state's public holidays and its closure days. */
+function HolidaysPreview({ tenant }: { tenant: string }) {
+  const { t, locale } = useI18n();
+  const year = new Date().getFullYear();
+  const holidays = useResource(() => api.holidays(tenant, year), [tenant, year]);
+  const date = (iso: string) =>
+    new Intl.DateTimeFormat(locale, {
+      weekday: "short",
+      day: "2-digit",
+      month: "2-digit",
+      timeZone: "UTC",
+    }).format(new Date(`${iso}T00:00:00Z`));
+  return (
+    <details className="holidays" data-testid="holidays-preview">
+      <summary>{t("routing.holidays", { year })}</summary>
+      <Async resource={holidays}>
+        {(data) => (
+          <ul className="plain-list">
+            {data.holidays.map((holiday) => (
+              <li key={holiday.date} data-testid="holiday">
+                <time dateTime={holiday.date}>{date(holiday.date)}</time> {holiday.name}
+              </li>
+            ))}
+            {data.closures.map((closure) => (
+              <li key={`c-${closure}`}>
+                <time dateTime={closure}>{date(closure)}</time> {t("routing.closureDay")}
+              </li>
+            ))}
+          </ul>
+        )}
+      </Async>
+    </details>
   );
 }
 

@@ -225,6 +225,44 @@ describe("bank admin portal", () => {
     });
     expect(agent.status).toBe(200);
 
+    await page.click(byTestId("admin-nav-snippets"));
+    await page.click(byTestId("snippet-new"));
+    await page.waitForSelector(byTestId("snippet-dialog"));
+    await page.fill(byTestId("snippet-shortcut"), "/oeffnung");
+    await page.fill(byTestId("snippet-title"), "Öffnungszeiten");
+    await page.fill(
+      byTestId("snippet-body"),
+      "Guten Tag {{customer.name}}, wir sind Mo–Fr 8–18 Uhr für Sie da.",
+    );
+    await page.click(byTestId("snippet-save"));
+    await page.waitForSelector(`${byTestId("snippet-row")}:has-text("/oeffnung")`);
+
+    await page.click(byTestId("admin-nav-profile"));
+    await page.fill(byTestId("profile-about"), "Ihre Sparkasse auf WhatsApp");
+    await Promise.all([
+      page.waitForResponse(
+        (r) =>
+          r.url().endsWith(`/v1/tenants/${bank.slug}/whatsapp/profile`) &&
+          r.request().method() === "PUT" &&
+          r.ok(),
+      ),
+      page.click(byTestId("profile-save")),
+    ]);
+
+    // An API key's secret is shown exactly once, right after creation.
+    await page.click(byTestId("admin-nav-api-keys"));
+    await page.fill(byTestId("api-key-name"), "Kernbanksystem");
+    await page.click(byTestId("api-key-create"));
+    const secret = await page.locator(byTestId("api-key-secret")).textContent();
+    expect(secret?.trim().length).toBeGreaterThan(20);
+    const keyCheck = await fetch(`${base}/v1/tenants/${bank.slug}/customers?q=x`, {
+      headers: { authorization: `Bearer ${secret?.trim()}` },
+    });
+    expect(keyCheck.status).toBe(200);
+    await screenshot(page, "admin-api-key-once");
+    await page.keyboard.press("Escape");
+    await page.locator(byTestId("api-key-secret-dialog")).waitFor({ state: "detached" });
+
     await page.click(byTestId("admin-nav-audit"));
     await page.waitForSelector(byTestId("audit-row"));
     await screenshot(page, "admin-audit");

@@ -14,6 +14,8 @@ export interface FullSystem extends TestSystem {
   /** POST to the simulator's test side (inject a customer message, set faults …). */
   simPost<T = Record<string, unknown>>(path: string, body: unknown): Promise<T>;
   simGet<T = Record<string, unknown>>(path: string): Promise<T>;
+  /** Cuts every open connection to the API (event streams included), like a network blip. */
+  dropConnections(): void;
 }
 
 async function freePort(): Promise<number> {
@@ -85,6 +87,9 @@ export async function startFullSystem(
     workers,
     simPost,
     simGet,
+    dropConnections() {
+      if ("closeAllConnections" in server) server.closeAllConnections();
+    },
     async close() {
       await workers.close();
       await sim.close();

@@ -330,6 +330,15 @@ describe("agent inbox", () => {
     await screenshot(agentPage, "conversation-answered");
   });
 
+  it("misses no customer message while its event stream was cut", async () => {
+    system.dropConnections();
+    await agentPage.waitForSelector(`${byTestId("stream-state")}:has-text("Verbindung")`);
+    // Written while the agent's browser has no stream: replayed (Last-Event-ID) or re-fetched on return.
+    await customerWrites(bank, waId, "Erika Mustermann", "Sind Sie noch da?");
+    await agentPage.waitForSelector(`${byTestId("stream-state")}:has-text("Live")`, { timeout: 15_000 });
+    await agentPage.waitForSelector(`${byTestId("message")}:has-text("Sind Sie noch da?")`);
+  });
+
   it("hands the chat over to an advisor who sees it arrive", async () => {
     const conversationId = await conversationOf(bank, waId);
     const advisorPage = await newPage();

@@ -110,6 +110,7 @@ export function decideRouting(input: RoutingInput): RoutingDecision {
   const { config, bank, now, agents } = input;
   const opening = openingState(config, bank.region, bank.timezone, now);
   const byId = new Map(agents.map((agent) => [agent.userId, agent]));
+  const nameOf = (userId: string) => byId.get(userId)?.name ?? userId;
   const notes: Text[] = [];
   const personNotes = new Map<string, Text>();
   const formatDate = (date: Date, locale: "en" | "de") =>
@@ -179,8 +180,8 @@ export function decideRouting(input: RoutingInput): RoutingDecision {
         "advisor.direct",
         "advisor",
         {
-          en: `The chat is addressed to advisor ${advisor.userId} (${source.en}), who is available, so it goes to them`,
-          de: `Der Chat ist an Berater ${advisor.userId} adressiert (${source.de}), der verfügbar ist, daher geht er an ihn`,
+          en: `The chat is addressed to advisor ${nameOf(advisor.userId)} (${source.en}), who is available, so it goes to them`,
+          de: `Der Chat ist an Berater ${nameOf(advisor.userId)} adressiert (${source.de}), der verfügbar ist, daher geht er an ihn`,
         },
         addressedAdvisor,
       );
@@ -196,40 +197,40 @@ export function decideRouting(input: RoutingInput): RoutingDecision {
     const deputyState = deputy ? personAvailability(deputy) : null;
     if (deputy && deputyState?.available) {
       personNotes.set(deputy.userId, {
-        en: `deputy of advisor ${addressedAdvisor.userId}, ${deputyState.why}`,
-        de: `Vertreter von Berater ${addressedAdvisor.userId}, ${deputyState.whyDe}`,
+        en: `deputy of advisor ${nameOf(addressedAdvisor.userId)}, ${deputyState.why}`,
+        de: `Vertreter von Berater ${nameOf(addressedAdvisor.userId)}, ${deputyState.whyDe}`,
       });
       return finishWithPerson(
         deputy,
         "advisor.deputy",
         "advisor",
         {
-          en: `The chat is addressed to advisor ${addressedAdvisor.userId} (${source.en}), who is ${advisorState.why}, so their deputy ${deputy.userId} takes it`,
-          de: `Der Chat ist an Berater ${addressedAdvisor.userId} adressiert (${source.de}), der ${advisorState.whyDe} ist, daher übernimmt Vertreter ${deputy.userId}`,
+          en: `The chat is addressed to advisor ${nameOf(addressedAdvisor.userId)} (${source.en}), who is ${advisorState.why}, so their deputy ${nameOf(deputy.userId)} takes it`,
+          de: `Der Chat ist an Berater ${nameOf(addressedAdvisor.userId)} adressiert (${source.de}), der ${advisorState.whyDe} ist, daher übernimmt Vertreter ${nameOf(deputy.userId)}`,
         },
         addressedAdvisor,
       );
     }
     if (deputy && deputyState) {
       personNotes.set(deputy.userId, {
-        en: `deputy of advisor ${addressedAdvisor.userId}, but ${deputyState.why}`,
-        de: `Vertreter von Berater ${addressedAdvisor.userId}, aber ${deputyState.whyDe}`,
+        en: `deputy of advisor ${nameOf(addressedAdvisor.userId)}, but ${deputyState.why}`,
+        de: `Vertreter von Berater ${nameOf(addressedAdvisor.userId)}, aber ${deputyState.whyDe}`,
       });
     }
     const deputyText: Text = !deputyId
       ? { en: "no deputy is set", de: "kein Vertreter ist hinterlegt" }
       : deputyState
         ? {
-            en: `deputy ${deputyId} is ${deputyState.why}`,
-            de: `Vertreter ${deputyId} ist ${deputyState.whyDe}`,
+            en: `deputy ${nameOf(deputyId)} is ${deputyState.why}`,
+            de: `Vertreter ${nameOf(deputyId)} ist ${deputyState.whyDe}`,
           }
         : {
-            en: `deputy ${deputyId} is not a known user`,
-            de: `Vertreter ${deputyId} ist kein bekannter Benutzer`,
+            en: `deputy ${nameOf(deputyId)} is not a known user`,
+            de: `Vertreter ${nameOf(deputyId)} ist kein bekannter Benutzer`,
           };
     notes.push({
-      en: `Addressed advisor ${addressedAdvisor.userId} (${source.en}) is ${advisorState.why} and ${deputyText.en}, so the routing mode decides`,
-      de: `Der adressierte Berater ${addressedAdvisor.userId} (${source.de}) ist ${advisorState.whyDe} und ${deputyText.de}, daher entscheidet der Routing-Modus`,
+      en: `Addressed advisor ${nameOf(addressedAdvisor.userId)} (${source.en}) is ${advisorState.why} and ${deputyText.en}, so the routing mode decides`,
+      de: `Der adressierte Berater ${nameOf(addressedAdvisor.userId)} (${source.de}) ist ${advisorState.whyDe} und ${deputyText.de}, daher entscheidet der Routing-Modus`,
     });
   }
 
@@ -254,8 +255,8 @@ export function decideRouting(input: RoutingInput): RoutingDecision {
           "sticky.reopen",
           handledByForKind(handler.kind),
           {
-            en: `The customer wrote again ${formatHours(hoursSince)} h after their last conversation closed (reopen window ${config.reopenWindowHours} h) and the previous handler ${handler.userId} is online and still eligible, so they get the chat back`,
-            de: `Der Kunde hat ${formatHours(hoursSince)} Std. nach Abschluss des letzten Gesprächs erneut geschrieben (Wiederöffnungsfenster ${config.reopenWindowHours} Std.) und der bisherige Bearbeiter ${handler.userId} ist online und weiterhin zuständig, daher erhält er den Chat zurück`,
+            en: `The customer wrote again ${formatHours(hoursSince)} h after their last conversation closed (reopen window ${config.reopenWindowHours} h) and the previous handler ${nameOf(handler.userId)} is online and still eligible, so they get the chat back`,
+            de: `Der Kunde hat ${formatHours(hoursSince)} Std. nach Abschluss des letzten Gesprächs erneut geschrieben (Wiederöffnungsfenster ${config.reopenWindowHours} Std.) und der bisherige Bearbeiter ${nameOf(handler.userId)} ist online und weiterhin zuständig, daher erhält er den Chat zurück`,
           },
           addressedAdvisor,
         );
@@ -271,8 +272,8 @@ export function decideRouting(input: RoutingInput): RoutingDecision {
           de: `bisheriger Bearbeiter, ${why.de}`,
         });
       notes.push({
-        en: `The previous handler ${previous.userId} ${why.en}, so the chat is routed anew`,
-        de: `Der bisherige Bearbeiter ${previous.userId} ${why.de}, daher wird der Chat neu verteilt`,
+        en: `The previous handler ${nameOf(previous.userId)} ${why.en}, so the chat is routed anew`,
+        de: `Der bisherige Bearbeiter ${nameOf(previous.userId)} ${why.de}, daher wird der Chat neu verteilt`,
       });
     }
   }
@@ -312,8 +313,8 @@ export function decideRouting(input: RoutingInput): RoutingDecision {
   if (chosen) {
     target = { type: "agent", userId: chosen.userId, handledBy };
     outcome = {
-      en: `the least-loaded eligible agent ${chosen.userId} (${chosen.openCount} open chats) gets it`,
-      de: `der am wenigsten ausgelastete zuständige Mitarbeiter ${chosen.userId} (${chosen.openCount} offene Chats) erhält ihn`,
+      en: `the least-loaded eligible agent ${nameOf(chosen.userId)} (${chosen.openCount} open chats) gets it`,
+      de: `der am wenigsten ausgelastete zuständige Mitarbeiter ${nameOf(chosen.userId)} (${chosen.openCount} offene Chats) erhält ihn`,
     };
   } else {
     target = { type: "queue", queue: choice.side, handledBy };

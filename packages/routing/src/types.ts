@@ -6,6 +6,8 @@ export type QueueSide = "bank" | "ksc";
 /** One person who could receive a chat, as loaded by the caller at decision time. */
 export interface RoutingAgent {
   userId: string;
+  /** Shown in the decision's reason, so an admin reads names, not ids. */
+  name?: string | null;
   kind: AgentKind;
   presence: Presence;
   /** Open conversations this person holds now; for KSC agents across ALL banks they serve. */

@@ -41,3 +41,17 @@ describe("topics the rule book reserves to the bank", () => {
     expect(withTopic.rule).toBe(without.rule);
   });
 });
+
+describe("reasons", () => {
+  it("name people by their names when known, so an admin can read them", async () => {
+    const { agent } = await import("./fixtures");
+    const decision = decideRouting(
+      routingInput({
+        agents: [agent("b1", "bank", { name: "Bernd Berger" }), agent("k1", "ksc", { name: "Karla Kühn" })],
+      }),
+    );
+    expect(decision.reason).toContain("Bernd Berger");
+    expect(decision.reasonDe).toContain("Bernd Berger");
+    expect(decision.reason).not.toContain("b1 ");
+  });
+});

@@ -298,7 +298,7 @@ describe("agent inbox", () => {
     await customerWrites(bank, waId, "Erika Mustermann", "Hallo, ich habe eine Frage zu meinem Konto.");
     await agentPage.waitForSelector(`${byTestId("toast")}:has-text("Neuer Chat")`, { timeout: 5_000 });
     const popUpMs = Date.now() - started;
-    expect(popUpMs).toBeLessThan(2_000);
+    expect(popUpMs, `pop-up after ${popUpMs} ms`).toBeLessThan(2_000);
     const conversationId = await conversationOf(bank, waId);
     const item = agentPage.locator(`${byTestId("inbox-item")}[data-conversation-id="${conversationId}"]`);
     await item.waitFor();
@@ -393,6 +393,24 @@ describe("agent inbox", () => {
       },
     );
     expect(refused.status).toBe(422);
+  });
+
+  it("returns to the login after the session expired and back to the open chat afterwards", async () => {
+    const route = new URL(agentPage.url()).hash;
+    expect(route).toMatch(/^#\/inbox\/.+\/conv_/);
+    await system.services.db
+      .withSchema("control")
+      .deleteFrom("sessions")
+      .where("user_id", "=", agent.id)
+      .execute();
+    await agentPage.selectOption(byTestId("presence-switch"), "away");
+    await agentPage.waitForSelector(byTestId("login-expired"));
+    await screenshot(agentPage, "login-expired");
+    await agentPage.fill(byTestId("login-email"), agent.email);
+    await agentPage.fill(byTestId("login-password"), PASSWORD);
+    await agentPage.click(byTestId("login-submit"));
+    await agentPage.waitForSelector(byTestId("conversation"));
+    expect(new URL(agentPage.url()).hash).toBe(route);
   });
 });
 

@@ -57,6 +57,8 @@ export async function launchBrowser(): Promise<RunningBrowser> {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      // German UI strings in native controls (time and date pickers), as on the bank's PCs.
+      "--lang=de-DE",
     ],
   });
   const contexts: BrowserContext[] = [];

@@ -14,11 +14,15 @@
  *
  * Run: npm run bench -- dispatch     (BENCH_RUNS=3, BENCH_MESSAGES=10000, BENCH_NUMBERS=20)
  */
+import { QueueEvents } from "bullmq";
+import { Redis } from "ioredis";
 import { queueSystemMessage } from "@kanal/core";
+import { QUEUE_NAMES } from "@kanal/queue";
 import { sql } from "@kanal/db";
 import {
   benchRuns,
   clearQueuePrefix,
+  cpuSeconds,
   dropBenchDatabase,
   freePort,
   freshDatabase,
@@ -41,7 +45,7 @@ const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const PER_SECOND = 80;
 const PER_NUMBER = Math.ceil(MESSAGES / NUMBERS);
 const IDEAL_S = MESSAGES / (NUMBERS * PER_SECOND);
-const DRAIN_LIMIT_MS = 120_000;
+const DRAIN_LIMIT_MS = 90_000;
 const APP_SECRET = "bench-app-secret";
 
 interface SimSent {
@@ -54,7 +58,7 @@ interface SimStats {
     string,
     { accepted: number; rejected: Record<string, number>; maxAcceptedPerSecond: number }
   >;
-  duplicateBizOpaqueCallbackData: number;
+  duplicateBizOpaqueCallbackData: unknown[];
 }
 
 async function oneRun(run: number) {
@@ -171,6 +175,19 @@ async function oneRun(run: number) {
     await sleep(3_000); // the worker connects and its queues are ready (the queue is still paused)
 
     // ---- the drain -------------------------------------------------------------------------------
+    // How many times a job was parked again (limiter said "not yet") per message actually sent.
+    const events = new QueueEvents(QUEUE_NAMES.dispatch, {
+      connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }),
+      prefix,
+    });
+    await events.waitUntilReady();
+    let delayedEvents = 0;
+    let completedEvents = 0;
+    events.on("delayed", () => delayedEvents++);
+    events.on("waiting", () => undefined);
+    events.on("completed", () => completedEvents++);
+    const cpuBefore = children.map((c) => cpuSeconds(c.child.pid));
+    const selfBefore = process.cpuUsage();
     const started = Date.now();
     await queues.dispatch.resume();
     await sleep(2_000);
@@ -189,6 +206,13 @@ async function oneRun(run: number) {
       if (total() >= MESSAGES + 1) break;
       await sleep(100);
     }
+    await events.close();
+    const cpuAfter = children.map((c) => cpuSeconds(c.child.pid));
+    const self = process.cpuUsage(selfBefore);
+    const cpu = Object.fromEntries(
+      children.map((c, i) => [c.name, round((cpuAfter[i] ?? 0) - (cpuBefore[i] ?? 0), 1)]),
+    );
+    cpu.bench = round((self.user + self.system) / 1e6, 1);
     const sent = ((await (await fetch(`${simUrl}/_sim/sent`)).json()) as { messages: SimSent[] }).messages;
     const bulk = sent.filter((m) => m.bizOpaqueCallbackData !== reply.id);
     const replySent = sent.find((m) => m.bizOpaqueCallbackData === reply.id);
@@ -211,7 +235,10 @@ async function oneRun(run: number) {
       replyMs: replySent ? replySent.acceptedAtMs - replyQueuedAt : Number.NaN,
       rejected429,
       maxPerSecond,
-      duplicates: stats?.duplicateBizOpaqueCallbackData ?? -1,
+      duplicates: stats?.duplicateBizOpaqueCallbackData.length ?? -1,
+      cpu,
+      delayedPerSent: delayedEvents / Math.max(1, completedEvents),
+      events: { delayed: delayedEvents, completed: completedEvents },
       bank1Statuses: statuses.rows.map((r) => `${r.status}:${r.n}`).join(" "),
     };
   } finally {
@@ -239,6 +266,8 @@ printTable(
     "130429": r.rejected429,
     "max/s one number": r.maxPerSecond,
     duplicates: r.duplicates,
+    "re-parked per sent": round(r.delayedPerSent, 1),
+    "CPU s (sim/api/worker/bench)": `${r.cpu.sim}/${r.cpu.api}/${r.cpu.worker}/${r.cpu.bench}`,
   })),
 );
 const ratio = median(runs.map((r) => r.ratio));

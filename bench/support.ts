@@ -264,7 +264,11 @@ export interface ChildService {
 
 /** Starts `node --import tsx <script>` with the given env; its output goes to this process (prefixed). */
 export function spawnService(name: string, script: string, env: Record<string, string>): ChildService {
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+  // BENCH_PROFILE=api (or worker, sim …) writes a V8 CPU profile of that child to /tmp/kanal-bench-prof.
+  const profile = (process.env.BENCH_PROFILE ?? "").split(",").includes(name)
+    ? ["--cpu-prof", "--cpu-prof-dir=/tmp/kanal-bench-prof"]
+    : [];
+  const child = spawn(process.execPath, [...profile, "--import", "tsx", script], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -68,5 +68,7 @@ printTable(
 );
 const p50 = median(runs.map((s) => s.p50));
 const p99 = median(runs.map((s) => s.p99));
-console.log(`\nmedian of runs: p50=${round(p50)} ms, p99=${round(p99)} ms; target p50 < 300 ms → ${p50 < 300 ? "PASS" : "FAIL"}`);
+console.log(
+  `\nmedian of runs: p50=${round(p50)} ms, p99=${round(p99)} ms; target p50 < 300 ms → ${p50 < 300 ? "PASS" : "FAIL"}`,
+);
 printCommand("npm run bench -- tenant-create");

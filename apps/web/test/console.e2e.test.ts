@@ -93,6 +93,7 @@ async function inHouseBank(): Promise<Bank> {
   const res = await bank.admin.put(`/v1/tenants/${bank.slug}/routing`, {
     mode: "in_house",
     serviceHours: ALWAYS_OPEN,
+    observePublicHolidays: false,
   });
   expect(res.status).toBe(200);
   return bank;

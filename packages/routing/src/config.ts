@@ -117,6 +117,8 @@ export const routingConfigSchema = z.object({
     sat: [],
     sun: [],
   }),
+  /** Closed on the public holidays of the bank's German state (a centre that works holidays turns it off). */
+  observePublicHolidays: z.boolean().default(true),
   /** Extra closed days in the bank's local calendar (in addition to its state's public holidays). */
   closures: z
     .array(isoDateSchema)

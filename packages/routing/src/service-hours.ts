@@ -16,7 +16,8 @@ export interface OpeningState {
   closesAt: Date | null;
 }
 
-type ServiceHoursConfig = Pick<RoutingConfig, "serviceHours" | "closures">;
+type ServiceHoursConfig = Pick<RoutingConfig, "serviceHours" | "closures"> &
+  Partial<Pick<RoutingConfig, "observePublicHolidays">>;
 
 interface Period {
   start: number;
@@ -28,7 +29,7 @@ type DayStatus = { kind: "open" } | { kind: "closure" } | { kind: "holiday"; nam
 function dayStatus(config: ServiceHoursConfig, region: string, day: DateTime): DayStatus {
   const isoDate = day.toISODate() ?? "";
   if (config.closures.includes(isoDate)) return { kind: "closure" };
-  const holiday = publicHolidayOn(region, isoDate);
+  const holiday = config.observePublicHolidays === false ? null : publicHolidayOn(region, isoDate);
   if (holiday) return { kind: "holiday", name: holiday };
   return { kind: "open" };
 }

@@ -310,3 +310,23 @@ describe("isOpen, holidaysForYear and regions", () => {
     expect(() => openingState(weekdays, "DE-BY", "Europe/Atlantis", new Date())).toThrow(RangeError);
   });
 });
+
+describe("observePublicHolidays", () => {
+  it("a bank that works on public holidays is open on them; by default it is closed", () => {
+    const fronleichnam = new Date("2026-06-04T08:00:00Z"); // Thursday, public holiday in Bavaria
+    const weekdays = {
+      mon: [["08:00", "18:00"]],
+      tue: [["08:00", "18:00"]],
+      wed: [["08:00", "18:00"]],
+      thu: [["08:00", "18:00"]],
+      fri: [["08:00", "18:00"]],
+    };
+    const observing = routingConfigSchema.parse({ serviceHours: weekdays });
+    expect(openingState(observing, "DE-BY", "Europe/Berlin", fronleichnam)).toMatchObject({
+      open: false,
+      reason: "holiday",
+    });
+    const working = routingConfigSchema.parse({ serviceHours: weekdays, observePublicHolidays: false });
+    expect(openingState(working, "DE-BY", "Europe/Berlin", fronleichnam)).toMatchObject({ open: true });
+  });
+});

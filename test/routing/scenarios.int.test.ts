@@ -116,7 +116,11 @@ describe("routing scenarios (DOMAIN.md)", () => {
     await online(ksc.agents[0] as never);
     const agent = await bankAgent(system, bank);
     await online(agent);
-    await setRouting(bank, { mode: "hours_outsourcing", serviceHours: ALWAYS_OPEN });
+    await setRouting(bank, {
+      mode: "hours_outsourcing",
+      serviceHours: ALWAYS_OPEN,
+      observePublicHolidays: true,
+    });
     // 3 October: Tag der Deutschen Einheit, 11:00 in Munich.
     const outcome = await newRoutedConversation(system, bank, { now: new Date("2026-10-03T09:00:00Z") });
     expect(outcome).toMatchObject({ handledBy: "ksc", assigneeUserId: ksc.agents[0]?.id });

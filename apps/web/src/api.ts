@@ -262,6 +262,7 @@ export type RoutingSettings = {
   awayMessage: string;
   reopenWindowHours: number;
   advisorRouting: boolean;
+  observePublicHolidays: boolean;
   // Not edited in the console yet, but sent back unchanged: PUT replaces the whole configuration.
   unansweredReassignMinutes?: number | null;
   queuedAtClosing?: "to_ksc" | "stay";

@@ -51,6 +51,10 @@ const routingConfigBody = z
       .openapi({ description: "{{naechsteOeffnung}} becomes the next opening time" }),
     reopenWindowHours: z.number().optional(),
     advisorRouting: z.boolean().optional(),
+    observePublicHolidays: z
+      .boolean()
+      .optional()
+      .openapi({ description: "Closed on the public holidays of the bank's German state (default true)" }),
     unansweredReassignMinutes: z.number().nullable().optional(),
     queuedAtClosing: z.enum(["to_ksc", "stay"]).optional(),
     openAtClosing: z.enum(["stay", "to_ksc"]).optional(),

@@ -29,6 +29,7 @@ function complete(partial: Partial<RoutingSettings>): RoutingSettings {
     awayMessage: partial.awayMessage ?? "",
     reopenWindowHours: partial.reopenWindowHours ?? 24,
     advisorRouting: partial.advisorRouting ?? false,
+    observePublicHolidays: partial.observePublicHolidays ?? true,
   };
 }
 
@@ -269,6 +270,12 @@ function RoutingForm({ tenant, initial }: { tenant: string; initial: RoutingSett
         value={String(settings.reopenWindowHours)}
         error={fieldError("reopenWindowHours")}
         onChange={(event) => update("reopenWindowHours", Number(event.target.value))}
+      />
+      <CheckboxField
+        label={t("routing.observePublicHolidays")}
+        testId="routing-observe-holidays"
+        checked={settings.observePublicHolidays}
+        onChange={(checked) => update("observePublicHolidays", checked)}
       />
       <CheckboxField
         label={t("routing.advisorRouting")}

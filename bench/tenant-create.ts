@@ -7,6 +7,7 @@
  */
 import {
   benchRuns,
+  clearQueuePrefix,
   dropBenchDatabase,
   freshDatabase,
   median,
@@ -45,6 +46,7 @@ async function oneRun(run: number) {
   } finally {
     await system.close();
     await dropBenchDatabase(url);
+    await clearQueuePrefix(`kanal-bench-tenant-create-${run}`);
   }
 }
 

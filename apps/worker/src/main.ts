@@ -4,7 +4,7 @@ import { processors } from "./processors/index";
 import { startWorkers } from "./worker";
 
 const config = loadConfig();
-const services = createServices(config, { name: "kanal-worker", dbPoolSize: 16 });
+const services = createServices(config, { name: "kanal-worker", dbPoolSize: 32 });
 const running = await startWorkers(services, processors);
 services.logger.info({ queues: running.workers.map((w) => w.name) }, "worker started");
 

@@ -100,24 +100,18 @@ async function pauseNumber(services: Services, binding: NumberBinding, reason: s
 async function notify(
   services: Services,
   tenant: Tenant,
+  assigneeUserId: string | null,
   conversationId: string,
   messageId: string,
   status: string,
 ) {
-  const row = await services.db
-    .withSchema(tenant.schema_name)
-    .selectFrom("conversations")
-    .select("assignee_user_id")
-    .where("id", "=", conversationId)
-    .executeTakeFirst();
-  if (row?.assignee_user_id) {
-    await publishToUsers(services.redis, [row.assignee_user_id], "message.status", {
-      tenant: tenant.slug,
-      conversationId,
-      messageId,
-      status,
-    });
-  }
+  if (!assigneeUserId) return;
+  await publishToUsers(services.redis, [assigneeUserId], "message.status", {
+    tenant: tenant.slug,
+    conversationId,
+    messageId,
+    status,
+  });
 }
 
 /**
@@ -146,6 +140,7 @@ export async function dispatchMessage(
       "m.status",
       "m.sending_started_at",
       "m.conversation_id",
+      "c.assignee_user_id",
       "cu.wa_id",
     ])
     .where("m.id", "=", input.messageId)
@@ -199,7 +194,14 @@ export async function dispatchMessage(
       }))
       .where("id", "=", message.id)
       .execute();
-    await notify(services, binding.tenant, message.conversation_id, message.id, "accepted");
+    await notify(
+      services,
+      binding.tenant,
+      message.assignee_user_id,
+      message.conversation_id,
+      message.id,
+      "accepted",
+    );
     return { kind: "done", status: "accepted" };
   } catch (error) {
     if (!(error instanceof GraphError)) throw error;
@@ -250,7 +252,14 @@ export async function dispatchMessage(
             { messageId: message.id, code: error.code },
             "Graph API rejected our request as invalid",
           );
-        await notify(services, binding.tenant, message.conversation_id, message.id, "failed");
+        await notify(
+          services,
+          binding.tenant,
+          message.assignee_user_id,
+          message.conversation_id,
+          message.id,
+          "failed",
+        );
         return { kind: "done", status: "failed" };
       default:
         // Timeouts and 5xx may have reached Meta: the row stays `sending` and the next attempt reconciles.

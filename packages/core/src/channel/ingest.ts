@@ -268,7 +268,14 @@ const STATUS_RANK: Record<string, number> = {
   played: 5,
 };
 
-/** Status webhooks only move a message forward; `failed` is terminal unless it was already delivered. */
+const rankOf = (column: ReturnType<typeof sql.ref>) =>
+  sql`case ${column} when 'queued' then 0 when 'sending' then 1 when 'accepted' then 2 when 'sent' then 3 when 'delivered' then 4 when 'read' then 5 when 'played' then 5 when 'failed' then 99 else 0 end`;
+
+/**
+ * Status webhooks only move a message forward; `failed` is terminal unless it was already delivered.
+ * One statement per status (it arrives two or three times for every message we send): find, compare,
+ * update and return the person to tell.
+ */
 export async function applyStatus(
   db: Db,
   tenant: Tenant,
@@ -279,67 +286,52 @@ export async function applyStatus(
     errors?: { code?: number; title?: string; message?: string; error_data?: { details?: string } }[];
     biz_opaque_callback_data?: string;
   },
-): Promise<{ messageId: string; conversationId: string; status: string } | null> {
+): Promise<{
+  messageId: string;
+  conversationId: string;
+  status: string;
+  assigneeUserId: string | null;
+} | null> {
   const wamid = status.id;
   const next = status.status;
   if (!wamid || !next) return null;
-  const t = db.withSchema(tenant.schema_name);
+  const failed = next === "failed";
+  const nextRank = STATUS_RANK[next];
+  if (!failed && nextRank === undefined) return null;
+  const schema = tenant.schema_name;
   const at = status.timestamp ? new Date(Number(status.timestamp) * 1000) : new Date();
   // biz_opaque_callback_data carries our message id: it finds the row even before its wamid was stored
   // (a status can overtake the send's own answer, or the worker died in between).
   const byOpaque = status.biz_opaque_callback_data?.startsWith("msg_")
     ? status.biz_opaque_callback_data
     : null;
-  const row = await t
-    .selectFrom("messages")
-    .select(["id", "conversation_id", "status", "wamid"])
-    .where((eb) =>
-      byOpaque ? eb.or([eb("wamid", "=", wamid), eb("id", "=", byOpaque)]) : eb("wamid", "=", wamid),
-    )
-    .where("direction", "=", "outbound")
-    .executeTakeFirst();
-  if (!row) return null;
-  const current = STATUS_RANK[row.status] ?? (row.status === "failed" ? 99 : 0);
-  if (next === "failed") {
-    if (current >= STATUS_RANK.delivered!) return null;
-    const e = status.errors?.[0];
-    await t
-      .updateTable("messages")
-      .set({
-        status: "failed",
-        status_at: at,
-        wamid,
-        error: JSON.stringify({
-          code: e?.code ?? null,
-          title: e?.title ?? e?.message ?? "failed",
-          details: e?.error_data?.details ?? null,
-        }),
+  const e = status.errors?.[0];
+  const error = failed
+    ? JSON.stringify({
+        code: e?.code ?? null,
+        title: e?.title ?? e?.message ?? "failed",
+        details: e?.error_data?.details ?? null,
       })
-      .where("id", "=", row.id)
-      .where("status", "<>", "failed")
-      .execute();
-    return { messageId: row.id, conversationId: row.conversation_id, status: "failed" };
-  }
-  const rank = STATUS_RANK[next];
-  if (rank === undefined || rank <= current) return null;
-  const updated = await t
-    .updateTable("messages")
-    .set({ status: next, status_at: at, wamid })
-    .where("id", "=", row.id)
-    .where("status", "=", row.status)
-    .returning("id")
-    .executeTakeFirst();
-  return updated ? { messageId: row.id, conversationId: row.conversation_id, status: next } : null;
-}
-
-async function conversationAudience(db: Db, tenant: Tenant, conversationId: string): Promise<string[]> {
-  const row = await db
-    .withSchema(tenant.schema_name)
-    .selectFrom("conversations")
-    .select("assignee_user_id")
-    .where("id", "=", conversationId)
-    .executeTakeFirst();
-  return row?.assignee_user_id ? [row.assignee_user_id] : [];
+    : null;
+  const current = rankOf(sql.ref("m.status"));
+  const result = await sql<{ id: string; conversation_id: string; assignee_user_id: string | null }>`
+    update ${sql.id(schema, "messages")} as m
+    set status = ${next}, status_at = ${at}, wamid = ${wamid}, error = coalesce(${error}::jsonb, m.error)
+    from ${sql.id(schema, "conversations")} as c
+    where c.id = m.conversation_id
+      and m.direction = 'outbound'
+      and (m.wamid = ${wamid}${byOpaque ? sql` or m.id = ${byOpaque}` : sql``})
+      and ${failed ? sql`${current} < ${STATUS_RANK.delivered ?? 4}` : sql`${current} < ${nextRank ?? 0}`}
+    returning m.id, m.conversation_id, c.assignee_user_id`.execute(db);
+  const row = result.rows[0];
+  return row
+    ? {
+        messageId: row.id,
+        conversationId: row.conversation_id,
+        status: next,
+        assigneeUserId: row.assignee_user_id,
+      }
+    : null;
 }
 
 /**
@@ -412,7 +404,7 @@ export async function processWebhookEvent(services: Services, eventId: string): 
         result.statuses++;
         await publishToUsers(
           redis,
-          await conversationAudience(db, tenant, applied.conversationId),
+          applied.assigneeUserId ? [applied.assigneeUserId] : [],
           "message.status",
           {
             tenant: tenant.slug,

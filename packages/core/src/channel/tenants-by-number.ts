@@ -56,14 +56,22 @@ export async function bindingForNumber(db: Db, phoneNumberId: string): Promise<N
   return binding;
 }
 
+const numberOfTenant = new Map<string, { at: number; phoneNumberId: string | null }>();
+
+/** The bank's number binding; every send needs it, so tenant → number is cached like number → bank. */
 export async function bindingForTenant(db: Db, tenantId: string): Promise<NumberBinding | null> {
-  const row = await db
-    .withSchema("control")
-    .selectFrom("whatsapp_numbers")
-    .select("phone_number_id")
-    .where("tenant_id", "=", tenantId)
-    .executeTakeFirst();
-  return row ? bindingForNumber(db, row.phone_number_id) : null;
+  let hit = numberOfTenant.get(tenantId);
+  if (!hit || Date.now() - hit.at >= TTL_MS) {
+    const row = await db
+      .withSchema("control")
+      .selectFrom("whatsapp_numbers")
+      .select("phone_number_id")
+      .where("tenant_id", "=", tenantId)
+      .executeTakeFirst();
+    hit = { at: Date.now(), phoneNumberId: row?.phone_number_id ?? null };
+    numberOfTenant.set(tenantId, hit);
+  }
+  return hit.phoneNumberId ? bindingForNumber(db, hit.phoneNumberId) : null;
 }
 
 export function forgetNumber(phoneNumberId: string): void {

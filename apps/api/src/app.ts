@@ -21,7 +21,7 @@ import { registerEvents } from "./routes/events";
 import { registerRules } from "./routes/rules";
 import { registerSnippets } from "./routes/snippets";
 import { registerWebhookOps, registerWhatsappAdmin } from "./routes/whatsapp-admin";
-import { registerWhatsappWebhook } from "./routes/whatsapp-webhook";
+import { registerWhatsappWebhook, registerWhatsappWebhookIngest } from "./routes/whatsapp-webhook";
 import { measure, registerOps } from "./routes/ops";
 import { registerTenants } from "./routes/tenants";
 
@@ -46,6 +46,8 @@ export function newApp(services: Services, hub: EventHub, hooks: AppHooks = {}) 
     },
   });
 
+  // Before the global middleware on purpose: the webhook ingest path stays lean.
+  registerWhatsappWebhookIngest(app, services);
   app.use("*", requestId({ headerName: "X-Request-Id", generator: () => crypto.randomUUID() }));
   app.use("*", async (c, next) => {
     c.set("services", services);

@@ -161,3 +161,47 @@ export async function sweepPendingWebhooks(
   }
   return rows.length;
 }
+
+/**
+ * Hands stored events to BullMQ in batches (one `addBulk` per few milliseconds instead of one Lua call
+ * per webhook). The row in Postgres stays the source of truth: whatever a crash or a Redis outage keeps
+ * from being enqueued, the sweeper enqueues later.
+ */
+export class WebhookRelay {
+  private pending: Pick<StoredWebhook, "id" | "receivedAt">[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly queues: Queues,
+    private readonly onError: (error: Error, count: number) => void,
+    private readonly options: { delayMs?: number; maxBatch?: number } = {},
+  ) {}
+
+  push(event: Pick<StoredWebhook, "id" | "receivedAt">): void {
+    this.pending.push(event);
+    if (this.pending.length >= (this.options.maxBatch ?? 200)) {
+      void this.flush();
+    } else {
+      this.timer ??= setTimeout(() => void this.flush(), this.options.delayMs ?? 3);
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    try {
+      await this.queues.inbound.addBulk(
+        batch.map((event) => ({
+          name: "process-event",
+          data: { eventId: event.id },
+          opts: { jobId: eventJobId(event.id, event.receivedAt) },
+        })),
+      );
+    } catch (error) {
+      this.onError(error as Error, batch.length);
+    }
+  }
+}

@@ -102,7 +102,7 @@ export async function startFullSystem(
 /** Polls until `check` returns a value (not undefined/false) or the time is up. */
 export async function eventually<T>(
   check: () => Promise<T | undefined | false | null>,
-  timeoutMs = 10_000,
+  timeoutMs = 20_000,
   intervalMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -13,6 +13,20 @@ import { claimAgentSlot, lockBankRouting, releaseAgentSlot } from "./locks";
 import { recordDecision } from "./route";
 import { RESERVED_TO_BANK_FLAG } from "./sweep";
 
+/** Every routing write on one conversation: the bank's routing lock first, then the row itself. */
+async function lockConversation(trx: Transaction<Database>, ctx: BankRoutingContext, conversationId: string) {
+  await lockBankRouting(trx, ctx.tenant.id);
+  const row = await trx
+    .withSchema(ctx.schema)
+    .selectFrom("conversations")
+    .selectAll()
+    .where("id", "=", conversationId)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!row) throw notFound("Conversation");
+  return row;
+}
+
 export interface RoutedConversation {
   id: string;
   status: string;
@@ -161,15 +175,8 @@ export async function handoverConversation(
   const effects = noEffects();
   const now = new Date();
   const updated = await services.db.transaction().execute(async (trx) => {
-    await lockBankRouting(trx, ctx.tenant.id);
     const t = trx.withSchema(ctx.schema);
-    const row = await t
-      .selectFrom("conversations")
-      .selectAll()
-      .where("id", "=", conversationId)
-      .forUpdate()
-      .executeTakeFirst();
-    if (!row) throw notFound("Conversation");
+    const row = await lockConversation(trx, ctx, conversationId);
     if (row.status === "closed") throw conflict("The conversation is closed");
     const previous = row.assignee_user_id;
     if (target && previous === target.userId)
@@ -369,15 +376,8 @@ export async function takeConversation(
   const effects = noEffects();
   const now = new Date();
   const taken = await services.db.transaction().execute(async (trx) => {
-    await lockBankRouting(trx, ctx.tenant.id);
     const t = trx.withSchema(ctx.schema);
-    const row = await t
-      .selectFrom("conversations")
-      .selectAll()
-      .where("id", "=", conversationId)
-      .forUpdate()
-      .executeTakeFirst();
-    if (!row) throw notFound("Conversation");
+    const row = await lockConversation(trx, ctx, conversationId);
     if (row.status !== "queued") throw conflict("Somebody already took this conversation");
     if (person.handledBy === "ksc" && row.queue !== "ksc") throw notFound("Conversation");
     if (!(await claimAgentSlot(trx, userId, person.maxChats, { requireOnline: false }))) {

@@ -330,3 +330,25 @@ describe("observePublicHolidays", () => {
     expect(openingState(working, "DE-BY", "Europe/Berlin", fronleichnam)).toMatchObject({ open: true });
   });
 });
+
+describe("a bank that never closes", () => {
+  it("is open with no closing in sight", () => {
+    const allDay = [["00:00", "24:00"]];
+    const config = routingConfigSchema.parse({
+      serviceHours: {
+        mon: allDay,
+        tue: allDay,
+        wed: allDay,
+        thu: allDay,
+        fri: allDay,
+        sat: allDay,
+        sun: allDay,
+      },
+      observePublicHolidays: false,
+    });
+    expect(openingState(config, "DE-BY", "Europe/Berlin", new Date("2026-11-22T10:00:00Z"))).toMatchObject({
+      open: true,
+      closesAt: null,
+    });
+  });
+});

@@ -20,7 +20,7 @@ import { queueSystemMessage } from "@kanal/core";
 import { QUEUE_NAMES } from "@kanal/queue";
 import { sql } from "@kanal/db";
 import {
-  benchRuns,
+  repeatRuns,
   clearQueuePrefix,
   cpuSeconds,
   dropBenchDatabase,
@@ -248,12 +248,7 @@ async function oneRun(run: number) {
   }
 }
 
-const runs = [];
-for (let r = 1; r <= benchRuns(); r++) {
-  const result = await oneRun(r);
-  runs.push(result);
-  console.log(`run ${r}: ${JSON.stringify(result)}`);
-}
+const runs = await repeatRuns(oneRun);
 printTable(
   `dispatch: ${MESSAGES} messages over ${NUMBERS} numbers at ${PER_SECOND}/s (ideal ${IDEAL_S} s)`,
   runs.map((r, i) => ({

@@ -19,7 +19,7 @@ import http from "node:http";
 import { signWebhookBody } from "@kanal/core";
 import { sql } from "@kanal/db";
 import {
-  benchRuns,
+  repeatRuns,
   clearQueuePrefix,
   cpuSeconds,
   dropBenchDatabase,
@@ -384,12 +384,7 @@ async function oneRun(run: number) {
   }
 }
 
-const runs = [];
-for (let r = 1; r <= benchRuns(); r++) {
-  const result = await oneRun(r);
-  runs.push(result);
-  console.log(`run ${r}: ${JSON.stringify(result)}`);
-}
+const runs = await repeatRuns(oneRun);
 printTable(
   `webhook → conversation.assigned at the assignee, ${RATE}/s for ${DURATION_MS / 1000} s`,
   runs.map((r, i) => ({

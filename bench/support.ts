@@ -230,6 +230,17 @@ export const round = (v: number, digits = 1) => Number(v.toFixed(digits));
 /** Repeats the run count given by BENCH_RUNS (default 3). */
 export const benchRuns = () => Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 
+/** Runs one benchmark run `BENCH_RUNS` times, logging each result as it comes. */
+export async function repeatRuns<T>(oneRun: (run: number) => Promise<T>): Promise<T[]> {
+  const runs: T[] = [];
+  for (let r = 1; r <= benchRuns(); r++) {
+    const result = await oneRun(r);
+    runs.push(result);
+    console.log(`run ${r}: ${JSON.stringify(result)}`);
+  }
+  return runs;
+}
+
 export function printTable(title: string, rows: Record<string, string | number | boolean>[]): void {
   console.log(`\n${title}`);
   console.table(rows);

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDb, sql } from "@kanal/db";
 import {
-  benchRuns,
+  repeatRuns,
   clearQueuePrefix,
   cpuSeconds,
   dropBenchDatabase,
@@ -173,12 +173,7 @@ async function oneRun(run: number) {
   }
 }
 
-const runs = [];
-for (let r = 1; r <= benchRuns(); r++) {
-  const result = await oneRun(r);
-  runs.push(result);
-  console.log(`run ${r}: ${JSON.stringify(result)}`);
-}
+const runs = await repeatRuns(oneRun);
 printTable(
   `webhook ingest, ${CONNECTIONS} connections, ${DURATION_MS / 1000} s measured`,
   runs.map((r, i) => ({

@@ -206,6 +206,31 @@ describe("POST /webhooks/whatsapp", () => {
     expect(customers).toHaveLength(1);
   });
 
+  it("stores 60 concurrent webhooks (written in batches) each exactly once, byte for byte, and processes all", async () => {
+    const bodies = Array.from({ length: 60 }, () => forBank("inbound-text"));
+    const answers = await Promise.all(bodies.map((b) => postWebhook(b)));
+    expect(answers.map((a) => a.status)).toEqual(bodies.map(() => 200));
+    const wamids = bodies.map((b) => /"id":"(wamid\.[^"]+)"/.exec(b)?.[1] ?? "");
+    const stored = await sql<{ body: string; status: string }>`
+      select body, status from control.webhook_events
+      where body like any (${wamids.map((w) => `%${w}%`)}::text[])`.execute(system.services.db);
+    // Nothing to mask: the raw bytes Meta signed are what is kept, one row per POST.
+    expect(stored.rows.map((r) => r.body).sort()).toEqual([...bodies].sort());
+    await eventually(async () => {
+      const messages = await t().selectFrom("messages").select("wamid").where("wamid", "in", wamids).execute();
+      return messages.length === 60;
+    }, 30_000);
+  });
+
+  it("refuses a body above 4 MB by its Content-Length with 413 and stores nothing", async () => {
+    const before = await countEvents();
+    const body = `{"object":"whatsapp_business_account","entry":[],"pad":"${"x".repeat(4 * 1024 * 1024)}"}`;
+    const res = await postWebhook(body);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("payload_too_large");
+    expect(await countEvents()).toBe(before);
+  });
+
   it("masks a card number before it is stored anywhere in Postgres", async () => {
     const card = "4111 1111 1111 1111";
     const body = forBank("inbound-text").replace(

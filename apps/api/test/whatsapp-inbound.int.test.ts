@@ -217,7 +217,11 @@ describe("POST /webhooks/whatsapp", () => {
     // Nothing to mask: the raw bytes Meta signed are what is kept, one row per POST.
     expect(stored.rows.map((r) => r.body).sort()).toEqual([...bodies].sort());
     await eventually(async () => {
-      const messages = await t().selectFrom("messages").select("wamid").where("wamid", "in", wamids).execute();
+      const messages = await t()
+        .selectFrom("messages")
+        .select("wamid")
+        .where("wamid", "in", wamids)
+        .execute();
       return messages.length === 60;
     }, 30_000);
   });

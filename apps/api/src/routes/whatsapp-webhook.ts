@@ -85,8 +85,7 @@ export function registerWhatsappWebhookIngest(app: OpenAPIHono<AppEnv>, services
       // socket (hono's bodyLimit would first build a full web Request around it — a third of the CPU
       // of this path). A body without a length goes through bodyLimit as before.
       const length = c.req.header("content-length");
-      if (length === undefined || c.req.header("transfer-encoding") !== undefined)
-        return limitBody(c, next);
+      if (length === undefined || c.req.header("transfer-encoding") !== undefined) return limitBody(c, next);
       if (!/^\d+$/.test(length) || Number(length) > MAX_WEBHOOK_BYTES) return tooLarge(c);
       await next();
     },

@@ -14,6 +14,13 @@ if (names.length === 0) {
   console.log(`usage: npm run bench -- <name> [<name> …]\navailable: ${available.join(", ")}`);
   process.exit(1);
 }
+// Benchmarks measure the API and the worker as production runs them: bundled (scripts/bundle.ts).
+if (!process.env.BENCH_TSX) {
+  for (const app of ["api", "worker"]) {
+    const built = spawnSync("npm", ["run", "build", "-w", `apps/${app}`], { stdio: "inherit" });
+    if (built.status !== 0) process.exit(built.status ?? 1);
+  }
+}
 for (const name of names) {
   const file = [join(here, `${name}.ts`), join(here, `${name}.bench.ts`)].find((f) => existsSync(f));
   if (!file) {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { cpus } from "node:os";
 import { Redis } from "ioredis";
@@ -279,7 +279,14 @@ export function spawnService(name: string, script: string, env: Record<string, s
   const profile = (process.env.BENCH_PROFILE ?? "").split(",").includes(name)
     ? ["--cpu-prof", "--cpu-prof-dir=/tmp/kanal-bench-prof"]
     : [];
-  const child = spawn(process.execPath, [...profile, "--import", "tsx", script], {
+  // The API and the worker run as production does: bundled JavaScript (bench/run.ts builds it first).
+  // BENCH_TSX=1 runs the TypeScript sources through tsx instead, as `npm start` does.
+  const built = script.replace(/src\/main\.ts$/, "dist/main.mjs");
+  const useBuilt = !process.env.BENCH_TSX && built !== script && existsSync(built);
+  const args = useBuilt
+    ? [...profile, "--enable-source-maps", built]
+    : [...profile, "--import", "tsx", script];
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,4 +1,4 @@
-import { applyClosingPolicy, loadBankRoutingContext } from "@kanal/core";
+import { applyClosingPolicy, loadBankRoutingContext, routingTickForTenant } from "@kanal/core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
   onboardBank,
@@ -12,6 +12,7 @@ import {
   bankAgent,
   contractKsc,
   conversationRow,
+  insertQueuedConversation,
   NEVER_OPEN,
   newRoutedConversation,
   online,
@@ -120,4 +121,31 @@ it("callback request and customer link; strangers get 404, a record with another
   });
   expect(same.status).toBe(200);
   expect(same.body.conversation.customerId).toBe(plain.body.customer.id);
+});
+
+it("the routing tick routes a new conversation whose routing never happened (routing and its job both failed)", async () => {
+  const bank = await onboardBank(system, provider);
+  const agent = await bankAgent(system, bank);
+  await online(agent);
+  await setRouting(bank, { mode: "in_house", serviceHours: ALWAYS_OPEN });
+  // As the ingest leaves it when routing in the job failed and the routing queue was unreachable.
+  const fresh = await insertQueuedConversation(system, bank);
+  const stale = await insertQueuedConversation(system, bank);
+  await system.services.db
+    .withSchema(bank.schema)
+    .updateTable("conversations")
+    .set({ queued_at: new Date(Date.now() - 60_000) })
+    .where("id", "=", stale.conversationId)
+    .execute();
+  const tick = await routingTickForTenant(system.services, bank.tenantId);
+  expect(tick.unrouted).toBe(1);
+  expect(await conversationRow(system, bank, stale.conversationId)).toMatchObject({
+    status: "open",
+    assignee_user_id: agent.id,
+  });
+  // A conversation opened moments ago is left to its own routing, not raced by the tick.
+  expect(await conversationRow(system, bank, fresh.conversationId)).toMatchObject({
+    status: "queued",
+    routing: null,
+  });
 });

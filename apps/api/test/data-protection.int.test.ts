@@ -69,12 +69,17 @@ async function conversationOf(waId: string) {
 }
 
 /** Waits until the `after-inbound` job of every inbound message of the conversation has completed. */
+/** The rules' follow-ups run inside the ingest job: done when every event carrying the messages is processed. */
 async function afterInboundDone(conversationId: string) {
   const inbound = (await messagesOf(conversationId)).filter((m) => m.direction === "inbound");
   for (const message of inbound) {
-    await eventually(async () =>
-      (await system.services.queues.inbound.getJob(`after-${message.id}`))?.isCompleted(),
-    );
+    await eventually(async () => {
+      const events = await sql<{ status: string }>`
+        select status from control.webhook_events where body like ${`%${message.wamid}%`}`.execute(
+        system.services.db,
+      );
+      return events.rows.length > 0 && events.rows.every((e) => e.status === "processed");
+    });
   }
 }
 

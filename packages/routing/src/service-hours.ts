@@ -90,6 +90,52 @@ export function openingState(
   at: Date,
 ): OpeningState {
   const atMs = at.getTime();
+  const key = openKey(config, region, timezone);
+  const known = openStretches.get(key);
+  if (known && known.from <= atMs && atMs < known.until)
+    return { open: true, reason: "service_hours", nextOpening: null, closesAt: known.closesAt };
+  const state = computeOpeningState(config, region, timezone, at);
+  if (state.open) rememberOpenStretch(key, state, atMs);
+  return state;
+}
+
+/**
+ * Routing asks for the opening state on every decision and every tick, and each answer walks days of
+ * wall-clock arithmetic in the bank's zone. While a bank is open the answer does not change until the
+ * stretch closes, so the stretch is remembered: from the moment it was first seen open until its
+ * closing (a day at most when the closing lies beyond the search horizon). Keyed by everything the
+ * answer depends on; a changed configuration is a different key.
+ */
+const openStretches = new Map<string, { from: number; until: number; closesAt: Date | null }>();
+const MAX_REMEMBERED = 2_000;
+const DAY_MS = 86_400_000;
+
+function openKey(config: ServiceHoursConfig, region: string, timezone: string): string {
+  return JSON.stringify([
+    timezone,
+    region,
+    config.observePublicHolidays !== false,
+    config.serviceHours,
+    config.closures,
+  ]);
+}
+
+function rememberOpenStretch(key: string, state: OpeningState, atMs: number): void {
+  if (openStretches.size >= MAX_REMEMBERED) openStretches.clear();
+  openStretches.set(key, {
+    from: atMs,
+    until: state.closesAt ? state.closesAt.getTime() : atMs + DAY_MS,
+    closesAt: state.closesAt,
+  });
+}
+
+function computeOpeningState(
+  config: ServiceHoursConfig,
+  region: string,
+  timezone: string,
+  at: Date,
+): OpeningState {
+  const atMs = at.getTime();
   const localAt = DateTime.fromMillis(atMs, { zone: timezone });
   if (!localAt.isValid) throw new RangeError(`Unknown time zone "${timezone}"`);
   const today = localAt.startOf("day");

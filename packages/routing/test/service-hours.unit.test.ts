@@ -352,3 +352,32 @@ describe("a bank that never closes", () => {
     });
   });
 });
+
+describe("openingState remembers an open stretch without serving stale answers", () => {
+  it("answers the same for every minute of a day as a fresh computation would, and notices a changed rule book", () => {
+    const hours = config({ mon: [["08:00", "18:00"]], tue: [["08:00", "18:00"]] });
+    // Tuesday 2026-10-06 (CEST): open 06:00–16:00 UTC.
+    const start = Date.parse("2026-10-06T05:00:00Z");
+    const seen: boolean[] = [];
+    for (let m = 0; m < 14 * 60; m += 7)
+      seen.push(openingState(hours, "BY", TZ, new Date(start + m * 60_000)).open);
+    expect(seen.indexOf(true) * 7).toBe(63); // first open at 06:03 UTC (sampled every 7 min from 05:00)
+    expect(seen.lastIndexOf(true) * 7).toBe(658); // last open sample 15:58 UTC
+    expectState(openingState(hours, "BY", TZ, new Date("2026-10-06T16:00:00Z")), {
+      open: false,
+      nextOpening: "2026-10-12T06:00:00.000Z",
+    });
+    // Earlier than the remembered stretch began: computed, not taken from memory.
+    expectState(openingState(hours, "BY", TZ, new Date("2026-10-06T05:59:00Z")), { open: false });
+    // The same day declared a closure: a different configuration, a different answer.
+    const closed = config({ mon: [["08:00", "18:00"]], tue: [["08:00", "18:00"]] }, ["2026-10-06"]);
+    expectState(openingState(closed, "BY", TZ, new Date("2026-10-06T10:00:00Z")), {
+      open: false,
+      reason: "closure",
+    });
+    expectState(openingState(hours, "BY", TZ, new Date("2026-10-06T10:00:00Z")), {
+      open: true,
+      closesAt: "2026-10-06T16:00:00.000Z",
+    });
+  });
+});

@@ -1,6 +1,9 @@
 import { sql, type Db, type Tenant, type Transaction, type Database } from "@kanal/db";
 import { newId } from "../crypto";
 import { publishToUsers } from "../events";
+import type { Rule } from "@kanal/rules";
+import { routeConversation } from "../routing/route";
+import { afterInboundHasWork, handleAfterInbound } from "../rsk/after-inbound";
 import { maskAndClassifyInbound } from "../rsk/index";
 import type { Services } from "../services";
 import { maskWebhookPayload, type WebhookPayload } from "./webhook";
@@ -114,6 +117,9 @@ export interface IngestedMessage {
   ruleId: string | null;
   ruleVersion: number | null;
   sensitiveKinds: string[];
+  /** The stored (masked) text and the action of the rule it was classified under. */
+  text: string | null;
+  ruleAction: Rule["action"]["type"] | null;
   customerName: string | null;
   hasMedia: boolean;
 }
@@ -252,6 +258,8 @@ export async function ingestInboundMessage(
           ...(Array.isArray(message.kanal_masked) ? (message.kanal_masked as string[]) : []),
         ]),
       ],
+      text: masked?.text ?? described.text,
+      ruleAction: masked?.classification.action ?? null,
       customerName: customer.name ?? customer.profile_name,
       hasMedia: Boolean(described.media?.mediaId),
     };
@@ -439,15 +447,26 @@ export async function processWebhookEvent(services: Services, eventId: string): 
   return result;
 }
 
-/** Hands a stored message to routing, the rules' follow-ups and the media fetcher, and tells the agent. */
+/**
+ * Hands a stored message to routing, the rules' follow-ups and the media fetcher, and tells the agent.
+ * A new conversation is routed right here, in the same job (one queue hop less between the customer's
+ * message and the agent's `conversation.assigned`); if that fails, a routing job takes over, and the
+ * routing tick routes whatever is still unrouted after that. The rules' follow-ups (hint, automatic
+ * reply, callback, handover) run here too when there are any, with the same fallback to a job.
+ */
 async function afterIngest(services: Services, m: IngestedMessage): Promise<void> {
-  const { queues, redis } = services;
+  const { queues, redis, logger } = services;
   if (m.newConversation) {
-    await queues.routing.add(
-      "route-conversation",
-      { tenantId: m.tenant.id, conversationId: m.conversationId, trigger: "new" },
-      { jobId: `route-${m.conversationId}` },
-    );
+    const route = { tenantId: m.tenant.id, conversationId: m.conversationId, trigger: "new" };
+    try {
+      await routeConversation(services, route);
+    } catch (error) {
+      logger.warn(
+        { conversationId: m.conversationId, err: (error as Error).message },
+        "routing in the ingest failed; handing it to the routing queue",
+      );
+      await queues.routing.add("route-conversation", route, { jobId: `route-${m.conversationId}` });
+    }
   } else if (m.assigneeUserId) {
     await publishToUsers(redis, [m.assigneeUserId], "message.created", {
       tenant: m.tenant.slug,
@@ -457,18 +476,26 @@ async function afterIngest(services: Services, m: IngestedMessage): Promise<void
       customerName: m.customerName,
     });
   }
-  await queues.inbound.add(
-    "after-inbound",
-    {
+  if (afterInboundHasWork(m.text, m.sensitiveKinds, m.ruleAction)) {
+    const job = {
       tenantId: m.tenant.id,
       conversationId: m.conversationId,
       messageId: m.messageId,
       ruleId: m.ruleId,
       ruleVersion: m.ruleVersion,
       sensitiveKinds: m.sensitiveKinds,
-    },
-    { jobId: `after-${m.messageId}` },
-  );
+    };
+    try {
+      // Every effect in it is claimed before it happens, so the job below may safely run it again.
+      await handleAfterInbound(services, job, { tenant: m.tenant, text: m.text });
+    } catch (error) {
+      logger.warn(
+        { messageId: m.messageId, err: (error as Error).message },
+        "rule follow-ups in the ingest failed; handing them to the inbound queue",
+      );
+      await queues.inbound.add("after-inbound", job, { jobId: `after-${m.messageId}` });
+    }
+  }
   if (m.hasMedia)
     await queues.inbound.add(
       "fetch-media",

@@ -37,24 +37,21 @@ export async function loadRoutingConfig(db: Executor, schema: string): Promise<R
 }
 
 export async function loadBankRoutingContext(db: Executor, tenantId: string): Promise<BankRoutingContext> {
-  const tenant = await db
+  const row = await db
     .withSchema("control")
-    .selectFrom("tenants")
-    .selectAll()
-    .where("id", "=", tenantId)
+    .selectFrom("tenants as t")
+    .leftJoin("ksc_contracts as k", "k.tenant_id", "t.id")
+    .selectAll("t")
+    .select("k.ksc_org_id")
+    .where("t.id", "=", tenantId)
     .executeTakeFirst();
-  if (!tenant) throw notFound("Tenant");
-  const contract = await db
-    .withSchema("control")
-    .selectFrom("ksc_contracts")
-    .select("ksc_org_id")
-    .where("tenant_id", "=", tenantId)
-    .executeTakeFirst();
+  if (!row) throw notFound("Tenant");
+  const { ksc_org_id, ...tenant } = row;
   return {
     tenant,
     schema: tenant.schema_name,
     config: await loadRoutingConfig(db, tenant.schema_name),
-    kscOrgId: contract?.ksc_org_id ?? null,
+    kscOrgId: ksc_org_id ?? null,
   };
 }
 
@@ -93,6 +90,8 @@ export async function loadRoutingAgents(
       "s.presence",
       "s.open_count",
       "s.last_assigned_at",
+      sql<boolean>`exists (select 1 from ${sql.id(ctx.schema, "advisor_absences")} a
+        where a.user_id = m.user_id and a.starts_at <= ${now} and a.ends_at > ${now})`.as("absent"),
     ])
     .where("u.disabled_at", "is", null)
     .where((eb) =>
@@ -108,7 +107,6 @@ export async function loadRoutingAgents(
     )
     .orderBy("m.user_id")
     .execute();
-  const absent = await absentUserIds(db, ctx.schema, now);
   return rows.map((r) => ({
     userId: r.user_id,
     kind: r.role === "ksc_agent" ? "ksc" : r.role === "bank_advisor" ? "advisor" : "bank",
@@ -116,7 +114,7 @@ export async function loadRoutingAgents(
     openCount: r.open_count ?? 0,
     maxChats: r.max_chats,
     lastAssignedAt: r.last_assigned_at ?? null,
-    absent: absent.has(r.user_id),
+    absent: r.absent,
     deputyUserId: r.deputy_user_id,
     name: r.name,
     advisorCode: r.advisor_code,

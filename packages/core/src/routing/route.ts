@@ -135,16 +135,10 @@ export interface DecideAndApplyOptions {
 async function bankOnlyTopicOf(
   trx: Transaction<Database>,
   schema: string,
-  conversationId: string,
+  ruleId: string | null,
 ): Promise<string | null> {
-  const row = await trx
-    .withSchema(schema)
-    .selectFrom("conversations")
-    .select("rule_id")
-    .where("id", "=", conversationId)
-    .executeTakeFirst();
-  if (!row?.rule_id) return null;
-  const rule = (await compiledRuleBook(trx, schema)).byId.get(row.rule_id);
+  if (!ruleId) return null;
+  const rule = (await compiledRuleBook(trx, schema)).byId.get(ruleId);
   return rule?.handling === "bank_only" ? rule.topic : null;
 }
 
@@ -162,31 +156,43 @@ export async function decideAndApply(
 ): Promise<RoutingOutcome | null> {
   const { now } = options;
   const t = trx.withSchema(ctx.schema);
-  const customer = await t
-    .selectFrom("customers")
-    .select(["advisor_user_id"])
-    .where("id", "=", conversation.customer_id)
-    .executeTakeFirst();
-  const previous = await t
-    .selectFrom("conversations")
-    .select(["assignee_user_id", "closed_at"])
-    .where("customer_id", "=", conversation.customer_id)
-    .where("status", "=", "closed")
-    .where("assignee_user_id", "is not", null)
-    .where("closed_at", "is not", null)
-    .orderBy("closed_at", "desc")
-    .limit(1)
-    .executeTakeFirst();
-  const firstMessage = await t
-    .selectFrom("messages")
-    .select("text")
-    .where("conversation_id", "=", conversation.id)
-    .where("direction", "=", "inbound")
-    .orderBy("created_at")
-    .limit(1)
-    .executeTakeFirst();
-  const inHouse = await inHouseActiveCount(trx, ctx.schema, conversation.id);
-  const bankOnlyTopic = await bankOnlyTopicOf(trx, ctx.schema, conversation.id);
+  // What the decision needs about the customer and the conversation, in one round trip (the bank
+  // lock is held meanwhile): advisor, last handler, first message, in-house load, the topic's rule.
+  const facts = await sql<{
+    advisor_user_id: string | null;
+    previous_user_id: string | null;
+    previous_closed_at: Date | null;
+    first_text: string | null;
+    in_house: string;
+    rule_id: string | null;
+  }>`
+    select
+      (select advisor_user_id from ${sql.id(ctx.schema, "customers")} where id = ${conversation.customer_id})
+        as advisor_user_id,
+      p.assignee_user_id as previous_user_id,
+      p.closed_at as previous_closed_at,
+      (select text from ${sql.id(ctx.schema, "messages")}
+        where conversation_id = ${conversation.id} and direction = 'inbound'
+        order by created_at limit 1) as first_text,
+      (select count(*) from ${sql.id(ctx.schema, "conversations")}
+        where status in ('open', 'queued') and handled_by = 'in_house' and id <> ${conversation.id}) as in_house,
+      (select rule_id from ${sql.id(ctx.schema, "conversations")} where id = ${conversation.id}) as rule_id
+    from (select 1) one
+    left join lateral (
+      select assignee_user_id, closed_at from ${sql.id(ctx.schema, "conversations")}
+      where customer_id = ${conversation.customer_id} and status = 'closed'
+        and assignee_user_id is not null and closed_at is not null
+      order by closed_at desc limit 1
+    ) p on true`
+    .execute(trx)
+    .then((r) => r.rows[0]);
+  const customer = { advisor_user_id: facts?.advisor_user_id ?? null };
+  const previous = facts?.previous_user_id
+    ? { assignee_user_id: facts.previous_user_id, closed_at: facts.previous_closed_at }
+    : undefined;
+  const firstMessage = { text: facts?.first_text ?? null };
+  const inHouse = Number(facts?.in_house ?? 0);
+  const bankOnlyTopic = await bankOnlyTopicOf(trx, ctx.schema, facts?.rule_id ?? null);
   const exclude = new Set(options.exclude ?? []);
   const agents: LoadedAgent[] = (await loadRoutingAgents(trx, ctx, now)).filter(
     (a) => !exclude.has(a.userId),

@@ -4,7 +4,7 @@ import { type BankRoutingContext, loadBankRoutingContext } from "./context";
 import { noEffects, runEffects } from "./effects";
 import { lockBankRouting, releaseAgentSlot } from "./locks";
 import { drainQueues } from "./queue";
-import { decideAndApply, recordDecision } from "./route";
+import { decideAndApply, recordDecision, routeConversation } from "./route";
 
 export const RESERVED_TO_BANK_FLAG = "reserved_to_bank";
 
@@ -230,8 +230,39 @@ export async function reassignUnanswered(
 }
 
 /** The periodic routing duty of one bank: closing policy, queue back-fill, unanswered reassignment. */
+/** A conversation still without a routing decision this long after it was opened is routed by the tick. */
+const UNROUTED_AFTER_MS = 30_000;
+
+/**
+ * The safety net under routing-in-the-ingest: a new conversation whose routing failed and whose
+ * routing job could not be queued either (Redis away at that moment) is routed here.
+ */
+export async function routeUnrouted(services: Services, ctx: BankRoutingContext, now: Date): Promise<number> {
+  const stale = await services.db
+    .withSchema(ctx.schema)
+    .selectFrom("conversations")
+    .select("id")
+    .where("status", "=", "queued")
+    .where("routing", "is", null)
+    .where("queued_at", "<", new Date(now.getTime() - UNROUTED_AFTER_MS))
+    .orderBy("queued_at")
+    .limit(100)
+    .execute();
+  let routed = 0;
+  for (const { id } of stale) {
+    const outcome = await routeConversation(
+      services,
+      { tenantId: ctx.tenant.id, conversationId: id, trigger: "new" },
+      { now },
+    );
+    if (outcome.status !== "skipped") routed++;
+  }
+  return routed;
+}
+
 export async function routingTickForTenant(services: Services, tenantId: string, now: Date = new Date()) {
   const ctx = await loadBankRoutingContext(services.db, tenantId);
+  const unrouted = await routeUnrouted(services, ctx, now);
   const closing = await applyClosingPolicy(services, ctx, now);
   const backfilled = await drainQueues(
     services,
@@ -242,7 +273,7 @@ export async function routingTickForTenant(services: Services, tenantId: string,
     { now },
   );
   const reassigned = await reassignUnanswered(services, ctx, now);
-  return { ...closing, backfilled: backfilled.length, reassigned: reassigned.length };
+  return { ...closing, unrouted, backfilled: backfilled.length, reassigned: reassigned.length };
 }
 
 /** Every active bank, one after the other (cheap when nothing waits: two indexed reads per bank). */

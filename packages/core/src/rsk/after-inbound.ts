@@ -354,6 +354,31 @@ export function sensitiveKindsInMaskedText(text: string): string[] {
 }
 
 /**
+ * The kinds of sensitive data the customer's hint is about. Card numbers and secrets were masked by the
+ * ingest (sensitiveKinds); IBANs and account numbers are stored for the bank but still deserve the hint.
+ */
+export function hintKinds(text: string | null, sensitiveKinds: readonly string[]): string[] {
+  const extra = text
+    ? maskForKsc(text).findings.flatMap((finding) =>
+        finding.kind === "iban" || finding.kind === "account_number" ? [finding.kind] : [],
+      )
+    : [];
+  return [...new Set([...sensitiveKinds, ...extra, ...sensitiveKindsInMaskedText(text ?? "")])];
+}
+
+/**
+ * Whether `after-inbound` has anything to do for a message: a hint to send or a rule action other
+ * than answering. Most messages have neither; the ingest then enqueues no job at all.
+ */
+export function afterInboundHasWork(
+  text: string | null,
+  sensitiveKinds: readonly string[],
+  ruleAction: Rule["action"]["type"] | null,
+): boolean {
+  return (ruleAction !== null && ruleAction !== "answer") || hintKinds(text, sensitiveKinds).length > 0;
+}
+
+/**
  * After an inbound message is stored: the one-time hint about sensitive data, the rule's action
  * (automatic reply, callback suggestion, handover). Idempotent: every effect is claimed by an atomic
  * update before it happens, so a retried job does nothing twice.
@@ -361,6 +386,8 @@ export function sensitiveKindsInMaskedText(text: string): string[] {
 export async function handleAfterInbound(
   services: Services,
   job: AfterInboundJob,
+  /** The ingest, running this right after storing the message, already has both. */
+  known?: { tenant: Tenant; text: string | null },
 ): Promise<AfterInboundOutcome> {
   const outcome: AfterInboundOutcome = {
     hintSent: false,
@@ -368,31 +395,26 @@ export async function handleAfterInbound(
     callbackSuggested: false,
     handedOver: null,
   };
-  const tenant = await services.db
-    .withSchema("control")
-    .selectFrom("tenants")
-    .selectAll()
-    .where("id", "=", job.tenantId)
-    .executeTakeFirst();
+  const tenant =
+    known?.tenant ??
+    (await services.db
+      .withSchema("control")
+      .selectFrom("tenants")
+      .selectAll()
+      .where("id", "=", job.tenantId)
+      .executeTakeFirst());
   if (!tenant) return outcome;
-  const message = await services.db
-    .withSchema(tenant.schema_name)
-    .selectFrom("messages")
-    .select(["text"])
-    .where("id", "=", job.messageId)
-    .executeTakeFirst();
+  const message = known
+    ? { text: known.text }
+    : await services.db
+        .withSchema(tenant.schema_name)
+        .selectFrom("messages")
+        .select(["text"])
+        .where("id", "=", job.messageId)
+        .executeTakeFirst();
   if (!message) return outcome; // erased or purged meanwhile
 
-  // Card numbers and secrets were masked by the ingest (sensitiveKinds); IBANs and account numbers are
-  // stored for the bank but still deserve the hint.
-  const extra = message.text
-    ? maskForKsc(message.text).findings.flatMap((finding) =>
-        finding.kind === "iban" || finding.kind === "account_number" ? [finding.kind] : [],
-      )
-    : [];
-  const kinds = [
-    ...new Set([...job.sensitiveKinds, ...extra, ...sensitiveKindsInMaskedText(message.text ?? "")]),
-  ];
+  const kinds = hintKinds(message.text, job.sensitiveKinds);
   if (kinds.length > 0) outcome.hintSent = await sendHint(services, tenant, job, kinds);
 
   if (job.ruleId === null) return outcome;

@@ -1,0 +1,20 @@
+import { describe, expect, it } from "vitest";
+import { afterInboundHasWork, hintKinds } from "../src/rsk/after-inbound";
+
+describe("whether an inbound message needs the rules' follow-ups", () => {
+  it("a plain question under an answering rule needs none", () => {
+    expect(afterInboundHasWork("Wie ändere ich meine Adresse?", [], "answer")).toBe(false);
+    expect(afterInboundHasWork(null, [], null)).toBe(false);
+  });
+
+  it("a rule that redirects, offers a callback or hands over always does", () => {
+    for (const action of ["redirect_to_phone", "offer_callback", "handover_to_advisor"] as const)
+      expect(afterInboundHasWork("Hallo", [], action)).toBe(true);
+  });
+
+  it("sensitive data masked by the ingest, or an IBAN kept for the bank, needs the hint", () => {
+    expect(afterInboundHasWork("Meine Karte **** **** **** 1111", ["card_number"], "answer")).toBe(true);
+    expect(hintKinds("Bitte an DE89 3704 0044 0532 0130 00 überweisen", [])).toContain("iban");
+    expect(afterInboundHasWork("Bitte an DE89 3704 0044 0532 0130 00 überweisen", [], "answer")).toBe(true);
+  });
+});

@@ -31,26 +31,51 @@ export async function loadRoutingConfig(db: Executor, schema: string): Promise<R
     .select("value")
     .where("key", "=", "routing")
     .executeTakeFirst();
-  if (!row) return defaultRoutingConfig;
-  const parsed = routingConfigSchema.safeParse(row.value);
+  return parseRoutingConfig(row?.value);
+}
+
+/** The stored routing settings parsed (see loadRoutingConfig); a damaged value gives the defaults. */
+function parseRoutingConfig(value: unknown): RoutingConfig {
+  if (value === null || value === undefined) return defaultRoutingConfig;
+  const parsed = routingConfigSchema.safeParse(value);
   return parsed.success ? parsed.data : defaultRoutingConfig;
 }
 
-export async function loadBankRoutingContext(db: Executor, tenantId: string): Promise<BankRoutingContext> {
+/**
+ * The bank, its KSC contract and its routing settings. A caller that already knows the bank's schema
+ * (the ingest does) gets all three in one round trip; otherwise the schema is looked up first.
+ */
+export async function loadBankRoutingContext(
+  db: Executor,
+  tenantId: string,
+  knownSchema?: string,
+): Promise<BankRoutingContext> {
   const row = await db
     .withSchema("control")
     .selectFrom("tenants as t")
     .leftJoin("ksc_contracts as k", "k.tenant_id", "t.id")
     .selectAll("t")
     .select("k.ksc_org_id")
+    .$if(knownSchema !== undefined, (q) =>
+      q.select(
+        sql<unknown>`(select value from ${sql.id(knownSchema ?? "", "settings")} where key = 'routing')`.as(
+          "routing_settings",
+        ),
+      ),
+    )
     .where("t.id", "=", tenantId)
+    .$if(knownSchema !== undefined, (q) => q.where("t.schema_name", "=", knownSchema ?? ""))
     .executeTakeFirst();
   if (!row) throw notFound("Tenant");
-  const { ksc_org_id, ...tenant } = row;
+  const { ksc_org_id, ...rest } = row;
+  const { routing_settings, ...tenant } = rest as typeof rest & { routing_settings?: unknown };
   return {
     tenant,
     schema: tenant.schema_name,
-    config: await loadRoutingConfig(db, tenant.schema_name),
+    config:
+      knownSchema !== undefined
+        ? parseRoutingConfig(routing_settings)
+        : await loadRoutingConfig(db, tenant.schema_name),
     kscOrgId: ksc_org_id ?? null,
   };
 }

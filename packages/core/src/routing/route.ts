@@ -8,6 +8,7 @@ import {
   type RoutingCandidate,
   type RoutingDecision,
 } from "@kanal/routing";
+import { notFound } from "../errors";
 import { compiledRuleBook } from "../rsk/rule-book";
 import type { Services } from "../services";
 import {
@@ -99,23 +100,6 @@ export async function recordDecision(
     .execute();
 }
 
-/** Active conversations the bank's own service centre holds or is about to hold (capacity_overflow). */
-export async function inHouseActiveCount(
-  trx: Transaction<Database>,
-  schema: string,
-  exceptConversationId: string,
-): Promise<number> {
-  const row = await trx
-    .withSchema(schema)
-    .selectFrom("conversations")
-    .select(sql<string>`count(*)`.as("n"))
-    .where("status", "in", ["open", "queued"])
-    .where("handled_by", "=", "in_house")
-    .where("id", "<>", exceptConversationId)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}
-
 export interface DecideAndApplyOptions {
   now: Date;
   trigger: string;
@@ -136,10 +120,65 @@ async function bankOnlyTopicOf(
   trx: Transaction<Database>,
   schema: string,
   ruleId: string | null,
+  version: number | null,
 ): Promise<string | null> {
   if (!ruleId) return null;
-  const rule = (await compiledRuleBook(trx, schema)).byId.get(ruleId);
+  const rule = (await compiledRuleBook(trx, schema, version ?? undefined)).byId.get(ruleId);
   return rule?.handling === "bank_only" ? rule.topic : null;
+}
+
+/** What a decision needs about the customer and the conversation besides the people. */
+export interface RoutingFacts {
+  advisor_user_id: string | null;
+  previous_user_id: string | null;
+  previous_closed_at: Date | null;
+  first_text: string | null;
+  in_house: string | number;
+  rule_id: string | null;
+  rule_version: number | null;
+}
+
+/**
+ * The select list of RoutingFacts for conversation `c` of `schema`: the customer's advisor, their last
+ * handler (joined laterally as `p`), the first inbound text, the bank's in-house load, the
+ * conversation's rule and the current rule-book version.
+ */
+function factsColumns(schema: string) {
+  const table = (name: string) => sql.id(schema, name);
+  return sql`
+    (select advisor_user_id from ${table("customers")} where id = c.customer_id) as advisor_user_id,
+    p.assignee_user_id as previous_user_id,
+    p.closed_at as previous_closed_at,
+    (select text from ${table("messages")}
+      where conversation_id = c.id and direction = 'inbound' order by created_at limit 1) as first_text,
+    (select count(*) from ${table("conversations")}
+      where status in ('open', 'queued') and handled_by = 'in_house' and id <> c.id) as in_house,
+    c.rule_id,
+    (select max(version) from ${table("rule_book_versions")}) as rule_version`;
+}
+
+function previousHandlerJoin(schema: string) {
+  return sql`left join lateral (
+      select assignee_user_id, closed_at from ${sql.id(schema, "conversations")}
+      where customer_id = c.customer_id and status = 'closed'
+        and assignee_user_id is not null and closed_at is not null
+      order by closed_at desc limit 1
+    ) p on true`;
+}
+
+async function routingFacts(
+  trx: Transaction<Database>,
+  schema: string,
+  conversationId: string,
+): Promise<RoutingFacts> {
+  const row = (
+    await sql<RoutingFacts>`
+    select ${factsColumns(schema)}
+    from ${sql.id(schema, "conversations")} c ${previousHandlerJoin(schema)}
+    where c.id = ${conversationId}`.execute(trx)
+  ).rows[0];
+  if (!row) throw notFound("Conversation");
+  return row;
 }
 
 export async function decideAndApply(
@@ -153,46 +192,18 @@ export async function decideAndApply(
   },
   effects: RoutingEffects,
   options: DecideAndApplyOptions,
+  /** Read together with the conversation row by a caller that locks it anyway (one round trip less). */
+  facts?: RoutingFacts,
 ): Promise<RoutingOutcome | null> {
   const { now } = options;
-  const t = trx.withSchema(ctx.schema);
-  // What the decision needs about the customer and the conversation, in one round trip (the bank
-  // lock is held meanwhile): advisor, last handler, first message, in-house load, the topic's rule.
-  const facts = await sql<{
-    advisor_user_id: string | null;
-    previous_user_id: string | null;
-    previous_closed_at: Date | null;
-    first_text: string | null;
-    in_house: string;
-    rule_id: string | null;
-  }>`
-    select
-      (select advisor_user_id from ${sql.id(ctx.schema, "customers")} where id = ${conversation.customer_id})
-        as advisor_user_id,
-      p.assignee_user_id as previous_user_id,
-      p.closed_at as previous_closed_at,
-      (select text from ${sql.id(ctx.schema, "messages")}
-        where conversation_id = ${conversation.id} and direction = 'inbound'
-        order by created_at limit 1) as first_text,
-      (select count(*) from ${sql.id(ctx.schema, "conversations")}
-        where status in ('open', 'queued') and handled_by = 'in_house' and id <> ${conversation.id}) as in_house,
-      (select rule_id from ${sql.id(ctx.schema, "conversations")} where id = ${conversation.id}) as rule_id
-    from (select 1) one
-    left join lateral (
-      select assignee_user_id, closed_at from ${sql.id(ctx.schema, "conversations")}
-      where customer_id = ${conversation.customer_id} and status = 'closed'
-        and assignee_user_id is not null and closed_at is not null
-      order by closed_at desc limit 1
-    ) p on true`
-    .execute(trx)
-    .then((r) => r.rows[0]);
-  const customer = { advisor_user_id: facts?.advisor_user_id ?? null };
-  const previous = facts?.previous_user_id
-    ? { assignee_user_id: facts.previous_user_id, closed_at: facts.previous_closed_at }
+  const f = facts ?? (await routingFacts(trx, ctx.schema, conversation.id));
+  const customer = { advisor_user_id: f.advisor_user_id };
+  const previous = f.previous_user_id
+    ? { assignee_user_id: f.previous_user_id, closed_at: f.previous_closed_at }
     : undefined;
-  const firstMessage = { text: facts?.first_text ?? null };
-  const inHouse = Number(facts?.in_house ?? 0);
-  const bankOnlyTopic = await bankOnlyTopicOf(trx, ctx.schema, facts?.rule_id ?? null);
+  const firstMessage = { text: f.first_text };
+  const inHouse = Number(f.in_house);
+  const bankOnlyTopic = await bankOnlyTopicOf(trx, ctx.schema, f.rule_id, f.rule_version);
   const exclude = new Set(options.exclude ?? []);
   const agents: LoadedAgent[] = (await loadRoutingAgents(trx, ctx, now)).filter(
     (a) => !exclude.has(a.userId),
@@ -256,35 +267,26 @@ export async function decideAndApply(
     decision.sendAwayMessage &&
     decision.closedPeriodKey !== null &&
     conversation.away_sent_period !== decision.closedPeriodKey;
-  if (target.type === "agent") {
-    await t
-      .updateTable("conversations")
-      .set({
-        status: "open",
-        assignee_user_id: target.userId,
-        handled_by: target.handledBy,
-        queue: null,
-        assigned_at: now,
-        routing: JSON.stringify(summary),
-      })
-      .where("id", "=", conversation.id)
-      .execute();
-  } else {
-    await t
-      .updateTable("conversations")
-      .set({
-        status: "queued",
-        assignee_user_id: null,
-        handled_by: target.handledBy,
-        queue: target.queue,
-        queued_at: conversation.queued_at ?? now,
-        routing: JSON.stringify(summary),
-        ...(sendAway && { away_sent_period: decision.closedPeriodKey }),
-      })
-      .where("id", "=", conversation.id)
-      .execute();
-  }
-  await recordDecision(trx, ctx.schema, conversation.id, summary);
+  // The conversation and its decision record in one round trip.
+  const conversations = sql.id(ctx.schema, "conversations");
+  const update =
+    target.type === "agent"
+      ? sql`update ${conversations} set status = 'open', assignee_user_id = ${target.userId},
+          handled_by = ${target.handledBy}, queue = null, assigned_at = ${now},
+          routing = ${JSON.stringify(summary)}::jsonb
+          where id = ${conversation.id} returning id`
+      : sql`update ${conversations} set status = 'queued', assignee_user_id = null,
+          handled_by = ${target.handledBy}, queue = ${target.queue},
+          queued_at = ${conversation.queued_at ?? now}, routing = ${JSON.stringify(summary)}::jsonb
+          ${sendAway ? sql`, away_sent_period = ${decision.closedPeriodKey}` : sql``}
+          where id = ${conversation.id} returning id`;
+  await sql`
+    with updated as (${update})
+    insert into ${sql.id(ctx.schema, "routing_decisions")}
+      (conversation_id, mode, rule, reason, target, candidates)
+    select updated.id, ${String(summary.mode)}, ${String(summary.rule)}, ${String(summary.reason)},
+      ${JSON.stringify(summary.target ?? {})}::jsonb, ${JSON.stringify(summary.candidates ?? [])}::jsonb
+    from updated`.execute(trx);
 
   const eventData = {
     tenant: ctx.tenant.slug,
@@ -325,10 +327,11 @@ export async function decideAndApply(
 export async function routeConversation(
   services: Services,
   input: RouteConversationInput,
-  options: { now?: Date } = {},
+  /** `schema`: the bank's schema when the caller knows it (saves a round trip). */
+  options: { now?: Date; schema?: string } = {},
 ): Promise<RoutingOutcome> {
   const now = options.now ?? new Date();
-  const ctx = await loadBankRoutingContext(services.db, input.tenantId);
+  const ctx = await loadBankRoutingContext(services.db, input.tenantId, options.schema);
   const effects = noEffects();
   const skipped = (why: string): RoutingOutcome => ({
     status: "skipped",
@@ -343,17 +346,27 @@ export async function routeConversation(
   });
   const outcome = await services.db.transaction().execute(async (trx) => {
     await lockBankRouting(trx, ctx.tenant.id);
-    const conversation = await trx
-      .withSchema(ctx.schema)
-      .selectFrom("conversations")
-      .select(["id", "customer_id", "status", "routing", "away_sent_period", "queued_at"])
-      .where("id", "=", input.conversationId)
-      .forUpdate()
-      .executeTakeFirst();
-    if (!conversation) return skipped("not_found");
-    if (conversation.status !== "queued") return skipped(`already_${conversation.status}`);
-    if (conversation.routing !== null) return skipped("already_routed");
-    return decideAndApply(trx, ctx, conversation, effects, { now, trigger: input.trigger });
+    const row = (
+      await sql<
+        RoutingFacts & {
+          id: string;
+          customer_id: string;
+          status: string;
+          routing: unknown;
+          away_sent_period: string | null;
+          queued_at: Date | null;
+        }
+      >`
+      select c.id, c.customer_id, c.status, c.routing, c.away_sent_period, c.queued_at,
+        ${factsColumns(ctx.schema)}
+      from ${sql.id(ctx.schema, "conversations")} c ${previousHandlerJoin(ctx.schema)}
+      where c.id = ${input.conversationId}
+      for update of c`.execute(trx)
+    ).rows[0];
+    if (!row) return skipped("not_found");
+    if (row.status !== "queued") return skipped(`already_${row.status}`);
+    if (row.routing !== null) return skipped("already_routed");
+    return decideAndApply(trx, ctx, row, effects, { now, trigger: input.trigger }, row);
   });
   await runEffects(services, effects);
   return outcome ?? skipped("no_decision");

@@ -113,8 +113,10 @@ export async function classifyInbound(
   db: DbExecutor,
   schema: string,
   text: string,
+  /** The latest version when the caller has just read it (saves a round trip); default: ask. */
+  version?: number,
 ): Promise<InboundClassification> {
-  const book = await compiledRuleBook(db, schema);
+  const book = await compiledRuleBook(db, schema, version);
   return toInbound(classify(book, text));
 }
 
@@ -132,9 +134,10 @@ export async function maskAndClassifyInbound(
   db: DbExecutor,
   schema: string,
   rawText: string,
+  version?: number,
 ): Promise<MaskedInbound> {
   const masked = maskInbound(rawText);
-  const classification = await classifyInbound(db, schema, masked.text);
+  const classification = await classifyInbound(db, schema, masked.text, version);
   const kinds = new Set(
     masked.findings.map((finding) => (finding.kind === "secret" ? finding.secretType : finding.kind)),
   );

@@ -17,7 +17,7 @@ import { registerDocs } from "./routes/docs";
 import { registerConversations } from "./routes/conversations";
 import { registerConversationActions } from "./routes/conversation-actions";
 import { registerRouting } from "./routes/routing";
-import { registerEvents } from "./routes/events";
+import { keepStreamsAlreadySent, registerEvents } from "./routes/events";
 import { registerRules } from "./routes/rules";
 import { registerSnippets } from "./routes/snippets";
 import { registerWebhookOps, registerWhatsappAdmin } from "./routes/whatsapp-admin";
@@ -48,6 +48,7 @@ export function newApp(services: Services, hub: EventHub, hooks: AppHooks = {}) 
 
   // Before the global middleware on purpose: the webhook ingest path stays lean.
   registerWhatsappWebhookIngest(app, services);
+  app.use("/v1/events", keepStreamsAlreadySent);
   app.use("*", requestId({ headerName: "X-Request-Id", generator: () => crypto.randomUUID() }));
   app.use("*", async (c, next) => {
     c.set("services", services);
@@ -77,12 +78,13 @@ export function newApp(services: Services, hub: EventHub, hooks: AppHooks = {}) 
       );
     }
   });
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: 1024 * 1024,
-      onError: (c) => c.json(errorBody(c, "payload_too_large", "Request body larger than 1 MiB"), 413),
-    }),
+  const limitBody = bodyLimit({
+    maxSize: 1024 * 1024,
+    onError: (c) => c.json(errorBody(c, "payload_too_large", "Request body larger than 1 MiB"), 413),
+  });
+  // A GET has no body to limit; asking would build a full web Request (per event stream, for its life).
+  app.use("/v1/*", (c, next) =>
+    c.req.method === "GET" || c.req.method === "HEAD" ? next() : limitBody(c, next),
   );
   app.use("/v1/*", authenticate);
   app.use("/v1/*", csrfProtection);

@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signWebhookBody } from "@kanal/core";
+import { publishToUsers, signWebhookBody } from "@kanal/core";
 import { eventually, startFullSystem, type FullSystem } from "../../../test/support/full-system";
 import {
   addBankUser,
@@ -180,5 +180,52 @@ describe("logs", () => {
       expect(logs.includes(forbidden), `logs contain ${forbidden}`).toBe(false);
     }
     expect(logs).toContain('"msg":"request"');
+  });
+});
+
+describe("GET /v1/events over HTTP", () => {
+  it("streams ready, then the person's own events in order, and lets go of the subscription when the client leaves", async () => {
+    const agent = await addBankUser(system, bank, "bank_agent");
+    await agent.client.login(agent.email, PASSWORD);
+    const other = await addBankUser(system, bank, "bank_agent");
+    const controller = new AbortController();
+    const res = await fetch(`${system.apiUrl}/v1/events`, {
+      headers: { cookie: agent.client.cookie ?? "" },
+      signal: controller.signal,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    expect(res.headers.get("x-request-id")).toBeTruthy();
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let received = "";
+    const until = async (pattern: RegExp) => {
+      while (!pattern.test(received)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${pattern}`);
+        received += decoder.decode(value, { stream: true });
+      }
+    };
+    await until(/event: ready/);
+    expect(system.hub.connectionCount(agent.id)).toBe(1);
+    await publishToUsers(system.services.redis, [other.id], "conversation.assigned", { n: 0 });
+    await publishToUsers(system.services.redis, [agent.id], "conversation.assigned", { n: 1 });
+    await publishToUsers(system.services.redis, [agent.id], "message.created", { n: 2 });
+    await until(/event: message\.created\ndata: \{"n":2\}/);
+    const frames = received.split("\n\n").filter((f) => f.includes("data:"));
+    expect(frames.map((f) => /event: (\S+)/.exec(f)?.[1])).toEqual([
+      "ready",
+      "conversation.assigned",
+      "message.created",
+    ]);
+    expect(frames[1]).toMatch(/^id: \d+-\d+\n/);
+    controller.abort();
+    await eventually(async () => system.hub.connectionCount(agent.id) === 0);
+  });
+
+  it("refuses a request without a session with 401 in the error shape", async () => {
+    const res = await fetch(`${system.apiUrl}/v1/events`);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthenticated");
   });
 });

@@ -186,6 +186,15 @@ async function handOverToAdvisor(
 ): Promise<AfterInboundOutcome["handedOver"]> {
   const schema = tenant.schema_name;
   const now = new Date();
+  // Most such chats are the bank's own already: see that without taking the bank's routing lock.
+  const glance = await services.db
+    .withSchema(schema)
+    .selectFrom("conversations")
+    .select(["status", "handled_by", "queue"])
+    .where("id", "=", job.conversationId)
+    .executeTakeFirst();
+  if (!glance || glance.status === "closed" || (glance.handled_by !== "ksc" && glance.queue !== "ksc"))
+    return null;
   const result = await services.db.transaction().execute(async (trx) => {
     await lockBankRouting(trx, tenant.id);
     const t = trx.withSchema(schema);

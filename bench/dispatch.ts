@@ -83,6 +83,8 @@ async function oneRun(run: number) {
       KANAL_WEBHOOK_URL: `http://127.0.0.1:${apiPort}/webhooks/whatsapp`,
       WHATSAPP_APP_SECRET: APP_SECRET,
       SIM_STATUS_DELAY_MS: "300",
+      // Meta batches statuses of a number under load; one webhook per status at 1,600/s would not be faithful.
+      SIM_STATUS_BATCH_MS: process.env.SIM_STATUS_BATCH_MS ?? "100",
     }),
     spawnService("api", "apps/api/src/main.ts", { ...env, PORT: String(apiPort) }),
   ];

@@ -26,6 +26,7 @@ const simulator = createSimulator({
   webhookUrl: process.env.KANAL_WEBHOOK_URL || "http://127.0.0.1:3000/webhooks/whatsapp",
   appSecret: process.env.WHATSAPP_APP_SECRET || "dev-app-secret",
   statusDelayMs: numberFromEnv("SIM_STATUS_DELAY_MS", 300),
+  statusBatchMs: numberFromEnv("SIM_STATUS_BATCH_MS", 0),
 });
 const running = await simulator.listen(numberFromEnv("SIM_PORT", 3100), process.env.SIM_HOST || "127.0.0.1");
 console.log(

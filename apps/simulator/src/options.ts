@@ -21,6 +21,11 @@ export interface SimulatorConfig {
   appSecret: string;
   /** Delay before each status webhook (sent, delivered, read). */
   statusDelayMs: number;
+  /**
+   * 0: one webhook per status. Otherwise statuses of one number due within this many milliseconds go
+   * out together in one webhook (at most 100), as Meta batches them under load.
+   */
+  statusBatchMs: number;
   /** Extra delay before every Cloud API answer. */
   latencyMs: number;
   /** Whether the customer "reads" messages (a third, `read`, status webhook). */
@@ -46,6 +51,7 @@ export const DEFAULT_CONFIG: SimulatorConfig = {
   webhookUrl: "http://127.0.0.1:3000/webhooks/whatsapp",
   appSecret: "dev-app-secret",
   statusDelayMs: 300,
+  statusBatchMs: 0,
   latencyMs: 0,
   sendRead: true,
   throughputPerSecond: 80,
@@ -74,6 +80,7 @@ export const configPatchSchema = z.object({
   webhookUrl: z.url().optional(),
   appSecret: z.string().min(1).optional(),
   statusDelayMs: z.number().int().min(0).optional(),
+  statusBatchMs: z.number().int().min(0).max(10_000).optional(),
   latencyMs: z.number().int().min(0).optional(),
   sendRead: z.boolean().optional(),
   throughputPerSecond: z.number().int().positive().optional(),

@@ -6,7 +6,7 @@ import { pairRateLimitError, throughputLimitError, windowClosedError } from "./m
 import type { SimulatorConfig, SimulatorOptions } from "./options";
 import { resolveConfig } from "./options";
 import type { BusinessNumber, MessageStatus, PricingInfo, StatusUpdate } from "./webhooks";
-import { buildStatusPayload, signatureHeader } from "./webhooks";
+import { buildStatusPayload, buildStatusesPayload, signatureHeader } from "./webhooks";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Keeps memory bounded during long demo runs and load tests. */
@@ -387,12 +387,53 @@ export class SimulatorState {
       };
       const entry = { status, at: new Date(update.atMs).toISOString(), webhookStatus: null as number | null };
       message.statuses.push(entry);
-      entry.webhookStatus = await this.deliverWebhook(
-        "status",
-        message.phoneNumberId,
-        buildStatusPayload(number, update),
-      ).done;
+      entry.webhookStatus =
+        this.config.statusBatchMs > 0
+          ? await this.batchStatus(message.phoneNumberId, update)
+          : await this.deliverWebhook("status", message.phoneNumberId, buildStatusPayload(number, update))
+              .done;
     }
+  }
+
+  private readonly statusBatches = new Map<
+    string,
+    { updates: StatusUpdate[]; waiters: ((status: number | null) => void)[] }
+  >();
+
+  /** Joins the number's next status webhook; resolves with that webhook's final HTTP status. */
+  private batchStatus(phoneNumberId: string, update: StatusUpdate): Promise<number | null> {
+    return new Promise((resolve) => {
+      let batch = this.statusBatches.get(phoneNumberId);
+      if (!batch) {
+        const fresh = { updates: [] as StatusUpdate[], waiters: [] as ((status: number | null) => void)[] };
+        batch = fresh;
+        this.statusBatches.set(phoneNumberId, fresh);
+        void this.sleep(this.config.statusBatchMs).then((due) => {
+          if (this.statusBatches.get(phoneNumberId) === fresh) this.statusBatches.delete(phoneNumberId);
+          if (due) this.flushStatuses(phoneNumberId, fresh);
+          else for (const w of fresh.waiters) w(null);
+        });
+      }
+      batch.updates.push(update);
+      batch.waiters.push(resolve);
+      if (batch.updates.length >= 100) {
+        this.statusBatches.delete(phoneNumberId);
+        this.flushStatuses(phoneNumberId, batch);
+      }
+    });
+  }
+
+  private flushStatuses(
+    phoneNumberId: string,
+    batch: { updates: StatusUpdate[]; waiters: ((status: number | null) => void)[] },
+  ): void {
+    if (batch.updates.length === 0) return;
+    const updates = batch.updates.splice(0);
+    const waiters = batch.waiters.splice(0);
+    const payload = buildStatusesPayload(this.businessNumber(phoneNumberId), updates);
+    void this.deliverWebhook("status", phoneNumberId, payload).done.then((status) => {
+      for (const w of waiters) w(status);
+    });
   }
 
   /** Cancels pending status webhooks, retries and held requests. */
@@ -419,6 +460,7 @@ export class SimulatorState {
     this.stats.clear();
     this.bizOpaqueSeen.clear();
     this.conversations.clear();
+    this.statusBatches.clear();
   }
 }
 

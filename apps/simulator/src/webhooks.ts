@@ -71,6 +71,18 @@ export interface StatusUpdate {
 
 /** Status webhook in the shape of fixtures/status-sent.json (and status-failed.json for `errors`). */
 export function buildStatusPayload(number: BusinessNumber, update: StatusUpdate): Record<string, unknown> {
+  return buildStatusesPayload(number, [update]);
+}
+
+/** Several statuses of one number in one webhook, as Meta sends them under load (`statuses` is a list). */
+export function buildStatusesPayload(
+  number: BusinessNumber,
+  updates: readonly StatusUpdate[],
+): Record<string, unknown> {
+  return envelope(number, { statuses: updates.map(statusObject) });
+}
+
+function statusObject(update: StatusUpdate): Record<string, unknown> {
   const status: Record<string, unknown> = {
     id: update.wamid,
     status: update.status,
@@ -106,7 +118,7 @@ export function buildStatusPayload(number: BusinessNumber, update: StatusUpdate)
       href: "/documentation/business-messaging/whatsapp/support/error-codes",
     }));
   }
-  return envelope(number, { statuses: [status] });
+  return status;
 }
 
 export function buildInboundPayload(

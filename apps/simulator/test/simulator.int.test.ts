@@ -381,6 +381,29 @@ describe("status webhooks", () => {
     expect(shapeOf(sentStatus)).toEqual(shapeOf(expected.entry[0]?.changes[0]?.value.statuses?.[0]));
   });
 
+  it("with statusBatchMs, sends the statuses of one number due together in one signed webhook, each once", async () => {
+    await call("POST", "/_sim/config", {
+      statusDelayMs: 20,
+      statusBatchMs: 150,
+      sendRead: false,
+      enforceWindow: false,
+      pairRate: false,
+    });
+    const customers = ["4915100000011", "4915100000012", "4915100000013", "4915100000014"];
+    const wamids = (await Promise.all(customers.map((to) => sendText(to)))).map((r) => wamidOf(r.json));
+    await receiver.waitFor(() =>
+      wamids.every((w) => receiver.statusesFor(w).length === 2) ? true : undefined,
+    );
+    const statusWebhooks = receiver.received.filter((w) => (changeValue(w).statuses ?? []).length > 0);
+    // 8 statuses (sent and delivered of 4 messages) in far fewer webhooks than 8.
+    expect(statusWebhooks.length).toBeLessThanOrEqual(4);
+    expect(Math.max(...statusWebhooks.map((w) => changeValue(w).statuses?.length ?? 0))).toBeGreaterThan(1);
+    for (const webhook of statusWebhooks)
+      expect(signatureIsValid(webhook.raw, webhook.signature, APP_SECRET)).toBe(true);
+    for (const wamid of wamids)
+      expect(receiver.statusesFor(wamid).map((e) => e.status)).toEqual(["sent", "delivered"]);
+  });
+
   it("stops after delivered when the customer does not read", async () => {
     await call("POST", "/_sim/config", { statusDelayMs: 20, sendRead: false, enforceWindow: false });
     const wamid = wamidOf((await sendText()).json);

@@ -68,7 +68,6 @@ async function conversationOf(waId: string) {
   );
 }
 
-/** Waits until the `after-inbound` job of every inbound message of the conversation has completed. */
 /** The rules' follow-ups run inside the ingest job: done when every event carrying the messages is processed. */
 async function afterInboundDone(conversationId: string) {
   const inbound = (await messagesOf(conversationId)).filter((m) => m.direction === "inbound");

@@ -1,4 +1,6 @@
 /** Meta Graph API (WhatsApp Cloud API) client. Kanal reaches it only through WHATSAPP_API_BASE_URL. */
+import { STATUS_CODES } from "node:http";
+import { request } from "undici";
 
 export interface GraphErrorBody {
   error?: {
@@ -68,39 +70,41 @@ export class GraphClient {
   }
 
   private async call<T>(method: string, url: string, token: string, body?: unknown): Promise<T> {
-    let res: Response;
+    const timeoutMs = this.options.timeoutMs ?? 10_000;
+    let status: number;
+    let text: string;
     try {
-      res = await fetch(url, {
-        method,
+      // undici's request, not fetch: the same connection pool without a web Request, Response and
+      // AbortSignal per call — a third of the worker's CPU per send in the dispatch benchmark.
+      const res = await request(url, {
+        method: method as "GET" | "POST",
         headers: {
           authorization: `Bearer ${token}`,
           ...(body !== undefined && { "content-type": "application/json" }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
+      status = res.statusCode;
+      text = await res.body.text();
     } catch (error) {
       // Timeouts and connection errors are transient: retried with backoff.
-      throw new GraphError(
-        0,
-        undefined,
-        (error as Error).name === "TimeoutError" ? "timeout" : "network error",
-        undefined,
-      );
+      const code = (error as { code?: string }).code ?? "";
+      throw new GraphError(0, undefined, /TIMEOUT/.test(code) ? "timeout" : "network error", undefined);
     }
-    const text = await res.text();
     let parsed: unknown = {};
     try {
       parsed = text ? JSON.parse(text) : {};
     } catch {
       parsed = {};
     }
-    if (!res.ok) {
+    if (status < 200 || status >= 300) {
       const e = (parsed as GraphErrorBody).error;
       throw new GraphError(
-        res.status,
+        status,
         e?.code,
-        e?.message ?? res.statusText,
+        e?.message ?? (STATUS_CODES[status] || `HTTP ${status}`),
         e?.error_data?.details,
         e?.is_transient === true,
       );

@@ -186,6 +186,107 @@ describe("agent replies", () => {
 });
 
 describe("status webhooks", () => {
+  it("several statuses in one webhook are applied together, by the same rules", async () => {
+    const { conversationId } = await customerWrites(bank, agent.id);
+    const start = { accepted: "accepted", read: "read", delivered: "delivered", sending: "sending" };
+    const rows = Object.entries({
+      m1: start.accepted,
+      m2: start.read,
+      m3: start.delivered,
+      m4: start.accepted,
+      m5: start.sending,
+    }).map(([key, status]) => ({
+      id: `msg_batch_${key}_${uniqueDigits(6)}`,
+      wamid: `wamid.batch.${key}.${uniqueDigits(8)}`,
+      status,
+    }));
+    await t()
+      .insertInto("messages")
+      .values(
+        rows.map((r) => ({
+          id: r.id,
+          conversation_id: conversationId,
+          direction: "outbound",
+          type: "text",
+          text: "Batch",
+          status: r.status,
+          kind: "reply",
+          wamid: r.status === "sending" ? null : r.wamid,
+        })),
+      )
+      .execute();
+    const [m1, m2, m3, m4, m5] = rows as [
+      (typeof rows)[0],
+      (typeof rows)[0],
+      (typeof rows)[0],
+      (typeof rows)[0],
+      (typeof rows)[0],
+    ];
+    const ts = String(Math.floor(Date.now() / 1000));
+    const status = (r: (typeof rows)[0], s: string, extra: Record<string, unknown> = {}) => ({
+      id: r.wamid,
+      status: s,
+      timestamp: ts,
+      recipient_id: "4917000000000",
+      ...extra,
+    });
+    const statuses = [
+      status(m1, "delivered"), // forward: applied
+      status(m2, "sent"), // backwards: ignored
+      status(m3, "failed", { errors: [{ code: 131026, title: "Message undeliverable" }] }), // after delivered: ignored
+      status(m4, "failed", { errors: [{ code: 131026, title: "Message undeliverable" }] }), // applied, with the reason
+      // The send's answer never arrived (no wamid yet): found by our id, twice in one webhook, in order.
+      status(m5, "sent", { biz_opaque_callback_data: m5.id }),
+      status(m5, "delivered", { biz_opaque_callback_data: m5.id }),
+    ];
+    const body = JSON.stringify({
+      object: "whatsapp_business_account",
+      entry: [
+        {
+          id: "WABA",
+          changes: [
+            {
+              field: "messages",
+              value: {
+                messaging_product: "whatsapp",
+                metadata: { display_phone_number: "4930000000", phone_number_id: bank.phoneNumberId },
+                statuses,
+              },
+            },
+          ],
+        },
+      ],
+    });
+    const res = await fetch(`${system.apiUrl}/webhooks/whatsapp`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-hub-signature-256": signWebhookBody(body, system.env.WHATSAPP_APP_SECRET as string),
+      },
+      body,
+    });
+    expect(res.status).toBe(200);
+    const after = await eventually(async () => {
+      const found = await t()
+        .selectFrom("messages")
+        .select(["id", "status", "wamid", "error"])
+        .where(
+          "id",
+          "in",
+          rows.map((r) => r.id),
+        )
+        .execute();
+      const byId = new Map(found.map((f) => [f.id, f]));
+      return byId.get(m1.id)?.status === "delivered" && byId.get(m5.id)?.status === "delivered"
+        ? byId
+        : undefined;
+    });
+    expect(after.get(m2.id)?.status).toBe("read");
+    expect(after.get(m3.id)?.status).toBe("delivered");
+    expect(after.get(m4.id)).toMatchObject({ status: "failed", error: { code: 131026 } });
+    expect(after.get(m5.id)?.wamid).toBe(m5.wamid);
+  });
+
   it("never move a status backwards, and a failure shows the agent why", async () => {
     const { conversationId } = await customerWrites(bank, agent.id);
     const res = await agent.client.post<{ message: { id: string } }>(

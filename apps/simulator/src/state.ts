@@ -399,23 +399,20 @@ export class SimulatorState {
     }
   }
 
-  private readonly statusBatches = new Map<
-    string,
-    { updates: StatusUpdate[]; waiters: ((status: number | null) => void)[] }
-  >();
+  private readonly statusBatches = new Map<string, StatusBatch>();
 
   /** Joins the number's next status webhook; resolves with that webhook's final HTTP status. */
   private batchStatus(phoneNumberId: string, update: StatusUpdate): Promise<number | null> {
     return new Promise((resolve) => {
       let batch = this.statusBatches.get(phoneNumberId);
       if (!batch) {
-        const fresh = { updates: [] as StatusUpdate[], waiters: [] as ((status: number | null) => void)[] };
-        batch = fresh;
-        this.statusBatches.set(phoneNumberId, fresh);
+        const opened: StatusBatch = { updates: [], waiters: [] };
+        batch = opened;
+        this.statusBatches.set(phoneNumberId, opened);
         void this.sleep(this.config.statusBatchMs).then((due) => {
-          if (this.statusBatches.get(phoneNumberId) === fresh) this.statusBatches.delete(phoneNumberId);
-          if (due) this.flushStatuses(phoneNumberId, fresh);
-          else for (const w of fresh.waiters) w(null);
+          if (this.statusBatches.get(phoneNumberId) === opened) this.statusBatches.delete(phoneNumberId);
+          if (due) this.flushStatuses(phoneNumberId, opened);
+          else for (const w of opened.waiters) w(null);
         });
       }
       batch.updates.push(update);
@@ -427,10 +424,7 @@ export class SimulatorState {
     });
   }
 
-  private flushStatuses(
-    phoneNumberId: string,
-    batch: { updates: StatusUpdate[]; waiters: ((status: number | null) => void)[] },
-  ): void {
+  private flushStatuses(phoneNumberId: string, batch: StatusBatch): void {
     if (batch.updates.length === 0) return;
     const updates = batch.updates.splice(0);
     const waiters = batch.waiters.splice(0);
@@ -467,6 +461,9 @@ export class SimulatorState {
     this.statusBatches.clear();
   }
 }
+
+/** Statuses of one number waiting for their joint webhook, and who waits for its answer. */
+type StatusBatch = { updates: StatusUpdate[]; waiters: ((status: number | null) => void)[] };
 
 function pushBounded<T>(list: T[], item: T): void {
   list.push(item);

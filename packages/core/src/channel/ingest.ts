@@ -219,7 +219,6 @@ export async function ingestInboundMessage(
       on conflict (wamid) do nothing
       returning id`.execute(trx)
     ).rows[0];
-    const customer = { name: found.name, profile_name: found.profile_name };
     if (!inserted) return null;
     if (described.media?.mediaId) {
       await trx
@@ -251,7 +250,7 @@ export async function ingestInboundMessage(
       ],
       text: masked?.text ?? described.text,
       ruleAction: masked?.classification.action ?? null,
-      customerName: customer.name ?? customer.profile_name,
+      customerName: found.name ?? found.profile_name,
       hasMedia: Boolean(described.media?.mediaId),
     };
   });
@@ -270,41 +269,30 @@ const STATUS_RANK: Record<string, number> = {
 const rankOf = (column: ReturnType<typeof sql.ref>) =>
   sql`case ${column} when 'queued' then 0 when 'sending' then 1 when 'accepted' then 2 when 'sent' then 3 when 'delivered' then 4 when 'read' then 5 when 'played' then 5 when 'failed' then 99 else 0 end`;
 
-/**
- * Status webhooks only move a message forward; `failed` is terminal unless it was already delivered.
- * One statement per status (it arrives two or three times for every message we send): find, compare,
- * update and return the person to tell.
- */
-export async function applyStatus(
-  db: Db,
-  tenant: Tenant,
-  status: {
-    id?: string;
-    status?: string;
-    timestamp?: string;
-    errors?: { code?: number; title?: string; message?: string; error_data?: { details?: string } }[];
-    biz_opaque_callback_data?: string;
-  },
-): Promise<{
+/** One entry of a status webhook's `statuses` list, as far as Kanal reads it. */
+type StatusInput = {
+  id?: string;
+  status?: string;
+  timestamp?: string;
+  errors?: { code?: number; title?: string; message?: string; error_data?: { details?: string } }[];
+  biz_opaque_callback_data?: string;
+};
+
+type AppliedStatus = {
   messageId: string;
   conversationId: string;
   status: string;
   assigneeUserId: string | null;
-} | null> {
-  const wamid = status.id;
-  const next = status.status;
-  if (!wamid || !next) return null;
+};
+
+/** The VALUES row of one status, or null for one Kanal does not track. */
+function statusRow(st: StatusInput) {
+  const next = st.status;
+  if (!st.id || !next) return null;
   const failed = next === "failed";
-  const nextRank = STATUS_RANK[next];
-  if (!failed && nextRank === undefined) return null;
-  const schema = tenant.schema_name;
-  const at = status.timestamp ? new Date(Number(status.timestamp) * 1000) : new Date();
-  // biz_opaque_callback_data carries our message id: it finds the row even before its wamid was stored
-  // (a status can overtake the send's own answer, or the worker died in between).
-  const byOpaque = status.biz_opaque_callback_data?.startsWith("msg_")
-    ? status.biz_opaque_callback_data
-    : null;
-  const e = status.errors?.[0];
+  const rank = STATUS_RANK[next];
+  if (!failed && rank === undefined) return null;
+  const e = st.errors?.[0];
   const error = failed
     ? JSON.stringify({
         code: e?.code ?? null,
@@ -312,70 +300,41 @@ export async function applyStatus(
         details: e?.error_data?.details ?? null,
       })
     : null;
-  const current = rankOf(sql.ref("m.status"));
-  const result = await sql<{ id: string; conversation_id: string; assignee_user_id: string | null }>`
-    update ${sql.id(schema, "messages")} as m
-    set status = ${next}, status_at = ${at}, wamid = ${wamid}, error = coalesce(${error}::jsonb, m.error)
-    from ${sql.id(schema, "conversations")} as c
-    where c.id = m.conversation_id
-      and m.direction = 'outbound'
-      and (m.wamid = ${wamid}${byOpaque ? sql` or m.id = ${byOpaque}` : sql``})
-      and ${failed ? sql`${current} < ${STATUS_RANK.delivered ?? 4}` : sql`${current} < ${nextRank ?? 0}`}
-    returning m.id, m.conversation_id, c.assignee_user_id`.execute(db);
-  const row = result.rows[0];
-  return row
-    ? {
-        messageId: row.id,
-        conversationId: row.conversation_id,
-        status: next,
-        assigneeUserId: row.assignee_user_id,
-      }
-    : null;
+  // biz_opaque_callback_data carries our message id: it finds the row even before its wamid was stored
+  // (a status can overtake the send's own answer, or the worker died in between).
+  const opaque = st.biz_opaque_callback_data?.startsWith("msg_") ? st.biz_opaque_callback_data : null;
+  // `failed` is terminal unless the message was already delivered; any other status only moves forward.
+  const below = failed ? (STATUS_RANK.delivered ?? 4) : (rank ?? 0);
+  const at = st.timestamp ? new Date(Number(st.timestamp) * 1000) : new Date();
+  return {
+    keys: [st.id, opaque].filter((k): k is string => k !== null),
+    values: sql`(${st.id}::text, ${next}::text, ${at}::timestamptz, ${error}::jsonb, ${opaque}::text, ${below}::int)`,
+  };
 }
 
-type StatusInput = Parameters<typeof applyStatus>[2];
-type AppliedStatus = NonNullable<Awaited<ReturnType<typeof applyStatus>>>;
-
 /**
- * The statuses of one webhook change (Meta sends many per POST under load), applied with one statement
- * instead of one each — with the same rules as `applyStatus`. Statuses that name the same message twice
- * in one change go through `applyStatus` one by one, in order, so each step is judged against the last.
+ * Applies the statuses of one webhook change (Meta sends many per POST under load): one statement per
+ * round, where a round holds at most one status per message — a message named twice in one change gets
+ * its statuses in order, each judged against the one before. Returns what changed and whom to tell.
  */
 export async function applyStatuses(
   db: Db,
   tenant: Tenant,
   statuses: readonly StatusInput[],
 ): Promise<AppliedStatus[]> {
-  const keys = statuses.map((st) => `${st.id ?? ""}|${st.biz_opaque_callback_data ?? ""}`);
-  const once = statuses.filter(
-    (st, i) => st.id && st.status && keys.indexOf(keys[i] ?? "") === keys.lastIndexOf(keys[i] ?? ""),
-  );
-  const rest = statuses.filter((st) => !once.includes(st));
+  const rounds: { keys: Set<string>; values: ReturnType<typeof sql>[] }[] = [];
+  for (const row of statuses.map(statusRow)) {
+    if (!row) continue;
+    // The round after the last one that already names this message (by wamid or by our id).
+    const index = rounds.findLastIndex((r) => row.keys.some((k) => r.keys.has(k))) + 1;
+    rounds[index] ??= { keys: new Set(), values: [] };
+    const round = rounds[index];
+    for (const k of row.keys) round.keys.add(k);
+    round.values.push(row.values);
+  }
   const applied: AppliedStatus[] = [];
-  const rows = once.flatMap((st) => {
-    const next = st.status ?? "";
-    const failed = next === "failed";
-    const rank = STATUS_RANK[next];
-    if (!failed && rank === undefined) return [];
-    const e = st.errors?.[0];
-    return [
-      sql`(${st.id}::text, ${next}::text,
-        ${st.timestamp ? new Date(Number(st.timestamp) * 1000) : new Date()}::timestamptz,
-        ${
-          failed
-            ? JSON.stringify({
-                code: e?.code ?? null,
-                title: e?.title ?? e?.message ?? "failed",
-                details: e?.error_data?.details ?? null,
-              })
-            : null
-        }::jsonb,
-        ${st.biz_opaque_callback_data?.startsWith("msg_") ? st.biz_opaque_callback_data : null}::text,
-        ${failed ? (STATUS_RANK.delivered ?? 4) : (rank ?? 0)}::int)`,
-    ];
-  });
-  if (rows.length > 0) {
-    const schema = tenant.schema_name;
+  const schema = tenant.schema_name;
+  for (const round of rounds) {
     const result = await sql<{
       id: string;
       conversation_id: string;
@@ -384,7 +343,7 @@ export async function applyStatuses(
     }>`
       update ${sql.id(schema, "messages")} as m
       set status = v.status, status_at = v.at, wamid = v.wamid, error = coalesce(v.error, m.error)
-      from (values ${sql.join(rows)}) as v(wamid, status, at, error, opaque, below),
+      from (values ${sql.join(round.values)}) as v(wamid, status, at, error, opaque, below),
         ${sql.id(schema, "conversations")} as c
       where c.id = m.conversation_id
         and m.direction = 'outbound'
@@ -398,10 +357,6 @@ export async function applyStatuses(
         status: row.status,
         assigneeUserId: row.assignee_user_id,
       });
-  }
-  for (const st of rest) {
-    const one = await applyStatus(db, tenant, st);
-    if (one) applied.push(one);
   }
   return applied;
 }
@@ -470,13 +425,7 @@ export async function processWebhookEvent(services: Services, eventId: string): 
         result.messages++;
         await afterIngest(services, ingested);
       }
-      const statuses = (value.statuses ?? []) as StatusInput[];
-      const appliedStatuses =
-        statuses.length > 1
-          ? await applyStatuses(db, tenant, statuses)
-          : (await Promise.all(statuses.map((st) => applyStatus(db, tenant, st)))).filter(
-              (a): a is AppliedStatus => a !== null,
-            );
+      const appliedStatuses = await applyStatuses(db, tenant, (value.statuses ?? []) as StatusInput[]);
       for (const applied of appliedStatuses) {
         result.statuses++;
         await publishToUsers(

@@ -90,7 +90,7 @@ type WebhookRow = { body: string; status: "pending" | "dead"; error: string | nu
  * letter, still stored. The raw bytes are kept as they came unless masking changed a customer text —
  * then the masked payload is stored instead, so a clear card number never reaches Postgres.
  */
-export function webhookRow(raw: string): WebhookRow {
+function webhookRow(raw: string): WebhookRow {
   try {
     const parsed = JSON.parse(raw) as WebhookPayload;
     if (typeof parsed !== "object" || parsed === null || !Array.isArray(parsed.entry))
@@ -113,18 +113,6 @@ function maskedOrNull(parsed: WebhookPayload): string | null {
     (e.changes ?? []).some((c) => (c.value?.messages ?? []).some((m) => m.kanal_masked !== undefined)),
   );
   return changed ? JSON.stringify(masked) : null;
-}
-
-/** Stores one webhook POST (already signature-checked). */
-export async function storeWebhookEvent(db: Db, raw: string): Promise<StoredWebhook> {
-  const row = webhookRow(raw);
-  const stored = await db
-    .withSchema("control")
-    .insertInto("webhook_events")
-    .values(row)
-    .returning(["id", "received_at"])
-    .executeTakeFirstOrThrow();
-  return { id: String(stored.id), status: row.status, receivedAt: stored.received_at };
 }
 
 /**

@@ -80,6 +80,17 @@ function trimCandidates(candidates: readonly RoutingCandidate[]): RoutingCandida
   return candidates.filter((c) => c.eligible || c.kind !== "ksc" || !/^offline/.test(c.why));
 }
 
+/** The routing_decisions columns of a decision summary (besides the conversation). */
+function decisionColumns(summary: Record<string, unknown>) {
+  return {
+    mode: String(summary.mode),
+    rule: String(summary.rule),
+    reason: String(summary.reason),
+    target: JSON.stringify(summary.target ?? {}),
+    candidates: JSON.stringify(summary.candidates ?? []),
+  };
+}
+
 export async function recordDecision(
   trx: Transaction<Database>,
   schema: string,
@@ -89,14 +100,7 @@ export async function recordDecision(
   await trx
     .withSchema(schema)
     .insertInto("routing_decisions")
-    .values({
-      conversation_id: conversationId,
-      mode: String(summary.mode),
-      rule: String(summary.rule),
-      reason: String(summary.reason),
-      target: JSON.stringify(summary.target ?? {}),
-      candidates: JSON.stringify(summary.candidates ?? []),
-    })
+    .values({ conversation_id: conversationId, ...decisionColumns(summary) })
     .execute();
 }
 
@@ -197,12 +201,6 @@ export async function decideAndApply(
 ): Promise<RoutingOutcome | null> {
   const { now } = options;
   const f = facts ?? (await routingFacts(trx, ctx.schema, conversation.id));
-  const customer = { advisor_user_id: f.advisor_user_id };
-  const previous = f.previous_user_id
-    ? { assignee_user_id: f.previous_user_id, closed_at: f.previous_closed_at }
-    : undefined;
-  const firstMessage = { text: f.first_text };
-  const inHouse = Number(f.in_house);
   const bankOnlyTopic = await bankOnlyTopicOf(trx, ctx.schema, f.rule_id, f.rule_version);
   const exclude = new Set(options.exclude ?? []);
   const agents: LoadedAgent[] = (await loadRoutingAgents(trx, ctx, now)).filter(
@@ -220,16 +218,16 @@ export async function decideAndApply(
       now,
       kscContracted: ctx.kscOrgId !== null,
       agents,
-      inHouseActiveCount: inHouse,
+      inHouseActiveCount: Number(f.in_house),
       conversation: {
         isNew: options.trigger !== "reopen",
         previousHandler:
-          previous?.assignee_user_id && previous.closed_at
-            ? { userId: previous.assignee_user_id, closedAt: previous.closed_at }
+          f.previous_user_id && f.previous_closed_at
+            ? { userId: f.previous_user_id, closedAt: f.previous_closed_at }
             : null,
       },
-      customer: { advisorUserId: customer?.advisor_user_id ?? null },
-      firstMessageText: firstMessage?.text ?? null,
+      customer: { advisorUserId: f.advisor_user_id },
+      firstMessageText: f.first_text,
       advisorCodes,
       bankOnlyTopic,
     });
@@ -280,12 +278,12 @@ export async function decideAndApply(
           queued_at = ${conversation.queued_at ?? now}, routing = ${JSON.stringify(summary)}::jsonb
           ${sendAway ? sql`, away_sent_period = ${decision.closedPeriodKey}` : sql``}
           where id = ${conversation.id} returning id`;
+  const d = decisionColumns(summary);
   await sql`
     with updated as (${update})
     insert into ${sql.id(ctx.schema, "routing_decisions")}
       (conversation_id, mode, rule, reason, target, candidates)
-    select updated.id, ${String(summary.mode)}, ${String(summary.rule)}, ${String(summary.reason)},
-      ${JSON.stringify(summary.target ?? {})}::jsonb, ${JSON.stringify(summary.candidates ?? [])}::jsonb
+    select updated.id, ${d.mode}, ${d.rule}, ${d.reason}, ${d.target}::jsonb, ${d.candidates}::jsonb
     from updated`.execute(trx);
 
   const eventData = {

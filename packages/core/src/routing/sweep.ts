@@ -253,7 +253,7 @@ export async function routeUnrouted(services: Services, ctx: BankRoutingContext,
     const outcome = await routeConversation(
       services,
       { tenantId: ctx.tenant.id, conversationId: id, trigger: "new" },
-      { now },
+      { now, schema: ctx.schema },
     );
     if (outcome.status !== "skipped") routed++;
   }

@@ -126,6 +126,8 @@ async function oneRun(run: number) {
               wa_id: `4917${String(b).padStart(3, "0")}${id.split("_")[1]?.padStart(6, "0")}`,
               profile_name: `Kunde ${id}`,
               last_inbound_at: now,
+              // Notifications go only to customers with a recorded opt-in.
+              opted_in_at: now,
             })),
           )
           .execute();

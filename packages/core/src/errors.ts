@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   window_closed: 422,
+  opted_out: 422,
   rule_violation: 422,
   ksc_not_contracted: 422,
   unprocessable: 422,

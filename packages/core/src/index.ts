@@ -15,6 +15,7 @@ export * from "./people/memberships";
 export * from "./tenants/access";
 export * from "./tenants/onboard";
 export * from "./customers/customers";
+export * from "./customers/opt-in";
 export * from "./people/provider";
 export * from "./rsk/index";
 export * from "./channel/index";

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { notificationsAllowed } from "../src/customers/opt-in";
 import { afterInboundHasWork, hintKinds } from "../src/rsk/after-inbound";
 
 describe("whether an inbound message needs the rules' follow-ups", () => {
@@ -16,5 +17,21 @@ describe("whether an inbound message needs the rules' follow-ups", () => {
     expect(afterInboundHasWork("Meine Karte **** **** **** 1111", ["card_number"], "answer")).toBe(true);
     expect(hintKinds("Bitte an DE89 3704 0044 0532 0130 00 überweisen", [])).toContain("iban");
     expect(afterInboundHasWork("Bitte an DE89 3704 0044 0532 0130 00 überweisen", [], "answer")).toBe(true);
+  });
+
+  it("STOP and START are recorded; a sentence with 'Stopp' in it is not", () => {
+    expect(afterInboundHasWork("STOP", [], null)).toBe(true);
+    expect(afterInboundHasWork("Start", [], null)).toBe(true);
+    expect(afterInboundHasWork("Stopp, ich meinte die andere Karte", [], "answer")).toBe(false);
+  });
+});
+
+describe("notifications the bank sends on its own", () => {
+  const day = (d: number) => new Date(Date.UTC(2026, 11, d));
+  it("need a recorded opt-in and no STOP since", () => {
+    expect(notificationsAllowed({ opted_in_at: null, opted_out_at: null })).toBe(false);
+    expect(notificationsAllowed({ opted_in_at: day(1), opted_out_at: null })).toBe(true);
+    expect(notificationsAllowed({ opted_in_at: day(1), opted_out_at: day(2) })).toBe(false);
+    expect(notificationsAllowed({ opted_in_at: null, opted_out_at: day(2) })).toBe(false);
   });
 });

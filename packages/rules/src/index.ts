@@ -65,3 +65,4 @@ export {
   snippetVariableNames,
   unknownSnippetVariables,
 } from "./snippets";
+export { type OptKeyword, optInConfirmationText, optKeyword, optOutConfirmationText } from "./opt-keywords";

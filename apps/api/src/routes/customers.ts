@@ -13,6 +13,11 @@ const customerSchema = z
     profileName: z.string().nullable(),
     waId: z.string().nullable(),
     advisorUserId: z.string().nullable(),
+    notifications: z.object({
+      optedInAt: z.string().nullable(),
+      optedOutAt: z.string().nullable(),
+      allowed: z.boolean().openapi({ description: "recorded opt-in and no STOP since" }),
+    }),
     createdAt: z.string(),
   })
   .openapi("Customer");
@@ -36,6 +41,10 @@ const putCustomer = createRoute({
           .string()
           .regex(/^\d{6,20}$/, "must be the WhatsApp id (digits, international format without +)"),
         advisorUserId: z.string().nullable().optional(),
+        notificationsOptIn: z.boolean().optional().openapi({
+          description:
+            "the customer's opt-in (true) or opt-out (false) for notifications, given e.g. in online banking",
+        }),
       }),
     ),
   },

@@ -4,6 +4,7 @@ import { auditTenant } from "../audit";
 import { newId } from "../crypto";
 import { AppError, forbidden, notFound } from "../errors";
 import type { RequestContext } from "../request-context";
+import { notificationsAllowed } from "../customers/opt-in";
 import { checkAgentDraft, draftActorKind } from "../rsk/index";
 import type { Services } from "../services";
 import type { TenantAccess } from "../tenants/access";
@@ -77,6 +78,7 @@ export async function sendMessage(
       "cu.name",
       "cu.profile_name",
       "cu.last_inbound_at",
+      "cu.opted_out_at",
     ])
     .where("c.id", "=", conversationId)
     .executeTakeFirst();
@@ -114,10 +116,18 @@ export async function sendMessage(
   } else {
     text = input.text;
   }
-  if (!template && !windowOpen(conversation.last_inbound_at)) {
+  const windowIsOpen = windowOpen(conversation.last_inbound_at);
+  if (!template && !windowIsOpen) {
     throw new AppError(
       "window_closed",
       "The customer's last message is more than 24 hours old: only a template message may be sent",
+    );
+  }
+  // After the window a template is the bank writing first: the customer's STOP always wins.
+  if (template && !windowIsOpen && conversation.opted_out_at !== null) {
+    throw new AppError(
+      "opted_out",
+      "The customer unsubscribed (STOP) from messages the bank sends on its own; wait until they write again",
     );
   }
   const check = template
@@ -193,8 +203,9 @@ export async function sendMessage(
 }
 
 /**
- * Away messages, hints and automatic replies: no permission or rule check, same dispatch path. Inside
- * the window only (they always answer a customer's message); returns null when the window is closed.
+ * Away messages, hints, automatic replies and notifications: no permission or rule check, same dispatch
+ * path. Inside the window only (returns null when it is closed); a notification also needs the
+ * customer's recorded opt-in and no STOP since (returns null otherwise).
  */
 export async function queueSystemMessage(
   services: Services,
@@ -205,10 +216,11 @@ export async function queueSystemMessage(
     .withSchema(input.tenant.schema_name)
     .selectFrom("conversations as c")
     .innerJoin("customers as cu", "cu.id", "c.customer_id")
-    .select(["cu.last_inbound_at", "cu.opted_out_at"])
+    .select(["cu.last_inbound_at", "cu.opted_in_at", "cu.opted_out_at"])
     .where("c.id", "=", input.conversationId)
     .executeTakeFirst();
   if (!row || !windowOpen(row.last_inbound_at)) return null;
+  if (input.kind === "notification" && !notificationsAllowed(row)) return null;
   // Notifications the bank sends on its own are bulk traffic: they never hold up a conversational reply.
   const lane = input.kind === "notification" ? "bulk" : "reply";
   const id = newId("msg");

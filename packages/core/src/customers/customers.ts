@@ -4,6 +4,7 @@ import { newId } from "../crypto";
 import { conflict, invalid, uniqueViolation } from "../errors";
 import type { RequestContext } from "../request-context";
 import type { TenantAccess } from "../tenants/access";
+import { notificationsAllowed, optColumns } from "./opt-in";
 
 export interface CustomerView {
   id: string;
@@ -12,6 +13,8 @@ export interface CustomerView {
   profileName: string | null;
   waId: string | null;
   advisorUserId: string | null;
+  /** Notifications the bank sends on its own: the recorded opt-in, a later STOP, and whether they may go. */
+  notifications: { optedInAt: string | null; optedOutAt: string | null; allowed: boolean };
   createdAt: string;
 }
 
@@ -22,6 +25,8 @@ type CustomerRow = {
   profile_name: string | null;
   wa_id: string | null;
   advisor_user_id: string | null;
+  opted_in_at: Date | null;
+  opted_out_at: Date | null;
   created_at: Date;
 };
 
@@ -33,6 +38,11 @@ export function customerView(r: CustomerRow): CustomerView {
     profileName: r.profile_name,
     waId: r.wa_id,
     advisorUserId: r.advisor_user_id,
+    notifications: {
+      optedInAt: r.opted_in_at?.toISOString() ?? null,
+      optedOutAt: r.opted_out_at?.toISOString() ?? null,
+      allowed: notificationsAllowed(r),
+    },
     createdAt: r.created_at.toISOString(),
   };
 }
@@ -40,13 +50,15 @@ export function customerView(r: CustomerRow): CustomerView {
 /**
  * Core banking sync: creates or updates the customer with this reference. A WhatsApp contact that wrote
  * before the sync (same wa_id, no reference yet) becomes that customer instead of a duplicate.
+ * `notificationsOptIn` records the customer's opt-in (true) or opt-out (false) given elsewhere, for
+ * example in online banking; left out, the recorded choice stays as it is.
  */
 export async function upsertCustomer(
   db: Db,
   ctx: RequestContext,
   access: TenantAccess,
   externalRef: string,
-  input: { name: string; waId: string; advisorUserId?: string | null },
+  input: { name: string; waId: string; advisorUserId?: string | null; notificationsOptIn?: boolean },
 ): Promise<{ customer: CustomerView; created: boolean }> {
   if (input.advisorUserId) {
     const advisor = await db
@@ -77,12 +89,14 @@ export async function upsertCustomer(
           .where("external_ref", "is", null)
           .forUpdate()
           .executeTakeFirst());
+      const now = new Date();
       const values = {
         external_ref: externalRef,
         name: input.name,
         wa_id: input.waId,
         ...(input.advisorUserId !== undefined && { advisor_user_id: input.advisorUserId }),
-        updated_at: new Date(),
+        ...(input.notificationsOptIn !== undefined && optColumns(input.notificationsOptIn, now)),
+        updated_at: now,
       };
       const row = existing
         ? await t
@@ -100,7 +114,11 @@ export async function upsertCustomer(
         action: existing ? "customer.updated" : "customer.created",
         targetType: "customer",
         targetId: row.id,
-        details: { externalRef, advisorUserId: input.advisorUserId ?? null },
+        details: {
+          externalRef,
+          advisorUserId: input.advisorUserId ?? null,
+          ...(input.notificationsOptIn !== undefined && { notificationsOptIn: input.notificationsOptIn }),
+        },
         ip: ctx.ip,
         requestId: ctx.requestId,
       });

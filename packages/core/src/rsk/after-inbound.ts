@@ -1,8 +1,9 @@
 import { sql, type Tenant } from "@kanal/db";
-import { maskForKsc, redirectReplyText, type Rule, sensitiveDataHintText } from "@kanal/rules";
+import { maskForKsc, optKeyword, redirectReplyText, type Rule, sensitiveDataHintText } from "@kanal/rules";
 import { systemActor } from "../actor";
 import { auditTenant } from "../audit";
 import { queueSystemMessage } from "../channel/send";
+import { recordOptKeyword } from "../customers/opt-in";
 import { publishToUsers } from "../events";
 import { claimAgentSlot, lockBankRouting, releaseAgentSlot } from "../routing/locks";
 import { RESERVED_TO_BANK_FLAG } from "../routing/sweep";
@@ -24,6 +25,8 @@ export interface AfterInboundOutcome {
   autoReply: boolean;
   callbackSuggested: boolean;
   handedOver: "advisor" | "bank_queue" | null;
+  /** The customer wrote STOP or START and that changed their notification opt-in. */
+  optChange: "opted_out" | "opted_in" | null;
 }
 
 /** Conversation flags this module sets (the UI filters on the first three). */
@@ -376,15 +379,19 @@ export function hintKinds(text: string | null, sensitiveKinds: readonly string[]
 }
 
 /**
- * Whether `after-inbound` has anything to do for a message: a hint to send or a rule action other
- * than answering. Most messages have neither; the ingest then enqueues no job at all.
+ * Whether `after-inbound` has anything to do for a message: a hint to send, a rule action other than
+ * answering, or a STOP/START to record. Most messages have none; the ingest then enqueues no job at all.
  */
 export function afterInboundHasWork(
   text: string | null,
   sensitiveKinds: readonly string[],
   ruleAction: Rule["action"]["type"] | null,
 ): boolean {
-  return (ruleAction !== null && ruleAction !== "answer") || hintKinds(text, sensitiveKinds).length > 0;
+  return (
+    (ruleAction !== null && ruleAction !== "answer") ||
+    hintKinds(text, sensitiveKinds).length > 0 ||
+    optKeyword(text) !== null
+  );
 }
 
 /**
@@ -403,6 +410,7 @@ export async function handleAfterInbound(
     autoReply: false,
     callbackSuggested: false,
     handedOver: null,
+    optChange: null,
   };
   const tenant =
     known?.tenant ??
@@ -425,6 +433,14 @@ export async function handleAfterInbound(
 
   const kinds = hintKinds(message.text, job.sensitiveKinds);
   if (kinds.length > 0) outcome.hintSent = await sendHint(services, tenant, job, kinds);
+  const keyword = optKeyword(message.text);
+  if (keyword) {
+    outcome.optChange = await recordOptKeyword(services, tenant, {
+      conversationId: job.conversationId,
+      messageId: job.messageId,
+      keyword,
+    });
+  }
 
   if (job.ruleId === null) return outcome;
   const book = await compiledRuleBook(services.db, tenant.schema_name, job.ruleVersion ?? undefined);

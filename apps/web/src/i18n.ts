@@ -50,6 +50,8 @@ const de = {
   "error.window_closed":
     "Das 24-Stunden-Fenster ist geschlossen. Freitext ist nicht mehr erlaubt – bitte eine Vorlage senden.",
   "error.rule_violation": "Nachricht abgelehnt (Regelverstoß).",
+  "error.opted_out":
+    "Die Kundin oder der Kunde hat mit STOP abbestellt: Vorlagen außerhalb des 24-Stunden-Fensters sind nicht erlaubt.",
   "error.generic": "Es ist ein Fehler aufgetreten.",
 
   "login.title": "Anmeldung",
@@ -358,6 +360,7 @@ const en: Record<MessageKey, string> = {
   "error.window_closed":
     "The 24-hour window is closed. Free text is no longer allowed – please send a template.",
   "error.rule_violation": "Message refused (rule violation).",
+  "error.opted_out": "The customer unsubscribed with STOP: no templates outside the 24-hour window.",
   "error.generic": "Something went wrong.",
 
   "login.title": "Sign in",

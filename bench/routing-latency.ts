@@ -21,6 +21,7 @@ import { sql } from "@kanal/db";
 import {
   repeatRuns,
   clearQueuePrefix,
+  commandCpuSeconds,
   cpuSeconds,
   dropBenchDatabase,
   freePort,
@@ -293,7 +294,12 @@ async function oneRun(run: number) {
     const total = Math.round((RATE * DURATION_MS) / 1000);
     const tag = Date.now().toString(36);
     const pending: Promise<number>[] = [];
-    const cpu0 = { api: cpuSeconds(api.child.pid), worker: cpuSeconds(worker.child.pid) };
+    const cpu0 = {
+      api: cpuSeconds(api.child.pid),
+      worker: cpuSeconds(worker.child.pid),
+      pg: commandCpuSeconds("postgres"),
+      redis: commandCpuSeconds("redis-server"),
+    };
     const loadStart = performance.now();
     for (let i = 0; i < total; i++) {
       const due = loadStart + (i * 1000) / RATE;
@@ -314,6 +320,9 @@ async function oneRun(run: number) {
     const cpu = {
       api: round(cpuSeconds(api.child.pid) - cpu0.api, 1),
       worker: round(cpuSeconds(worker.child.pid) - cpu0.worker, 1),
+      // every postgres process of the machine: run benchmarks under the exclusive lock
+      pg: round(commandCpuSeconds("postgres") - cpu0.pg, 1),
+      redis: round(commandCpuSeconds("redis-server") - cpu0.redis, 1),
     };
     httpAgent.destroy();
 
@@ -400,7 +409,7 @@ printTable(
     "p90 ms": round(r.p90, 1),
     "p99 ms": round(r.p99, 1),
     "max ms": round(r.max, 1),
-    "CPU s api/worker": `${r.cpu.api}/${r.cpu.worker}`,
+    "CPU s api/worker/pg/redis": `${r.cpu.api}/${r.cpu.worker}/${r.cpu.pg}/${r.cpu.redis}`,
   })),
 );
 printTable(

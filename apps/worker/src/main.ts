@@ -4,7 +4,12 @@ import { processors } from "./processors/index";
 import { startWorkers } from "./worker";
 
 const config = loadConfig();
-const services = createServices(config, { name: "kanal-worker", dbPoolSize: 32 });
+// Inbound messages and their routing run on bank-affine pools (Services.bankDb): 8 × 3 connections.
+const services = createServices(config, {
+  name: "kanal-worker",
+  dbPoolSize: 32,
+  bankDbGroups: { groups: 8, size: 3 },
+});
 const running = await startWorkers(services, processors);
 services.logger.info({ queues: running.workers.map((w) => w.name) }, "worker started");
 

@@ -305,7 +305,8 @@ async function ingestAndRoute(
   message: InboundMessage,
   eventId: string | undefined,
 ): Promise<IngestedMessage | null> {
-  const { db, queues, logger } = services;
+  const { queues, logger } = services;
+  const db = services.bankDb(tenant.schema_name);
   const effects = noEffects();
   let ingested: IngestedMessage | null;
   try {

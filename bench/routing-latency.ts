@@ -329,6 +329,7 @@ async function oneRun(run: number) {
     // ---- match events to messages through the database ------------------------------------------
     const { db } = system.services;
     const latencies: number[] = [];
+    const dump: [number, number][] = [];
     let wrongAgent = 0;
     let duplicates = 0;
     let notAssigned = 0;
@@ -349,9 +350,13 @@ async function oneRun(run: number) {
           continue;
         }
         latencies.push(atAssignee.atMs - start);
+        if (process.env.BENCH_DUMP)
+          dump.push([Math.round(start - loadStart), Math.round(atAssignee.atMs - start)]);
       }
     }
     const stats = summarize(latencies);
+    if (process.env.BENCH_DUMP)
+      (await import("node:fs")).writeFileSync(process.env.BENCH_DUMP, JSON.stringify(dump));
     for (const s of streams.splice(0)) s.close();
     await api.stop();
 

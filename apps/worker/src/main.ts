@@ -10,6 +10,7 @@ const services = createServices(config, {
   dbPoolSize: 32,
   bankDbGroups: { groups: 8, size: 3 },
 });
+await services.openBankPools();
 const running = await startWorkers(services, processors);
 services.logger.info({ queues: running.workers.map((w) => w.name) }, "worker started");
 

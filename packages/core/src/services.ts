@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import { createLogger, type Logger } from "@kanal/config/logger";
 import type { DestinationStream } from "pino";
 import type { AppConfig } from "@kanal/config";
-import { createDb, type Db, type SchemaMigration } from "@kanal/db";
+import { createDb, type Db, type SchemaMigration, sql } from "@kanal/db";
 import { tenantMigrations } from "@kanal/migrations";
 import { closeQueues, createQueues, producerConnection, type Queues } from "@kanal/queue";
 import { createLucia, type KanalLucia } from "./auth/lucia";
@@ -19,6 +19,8 @@ export interface Services {
    * costs far less than one spread over every connection of the process. Without: the shared pool.
    */
   bankDb(schema: string): Db;
+  /** Opens every connection of the bankDb pools (a worker does at start, before the first message). */
+  openBankPools(): Promise<void>;
   redis: Redis;
   queues: Queues;
   logger: Logger;
@@ -47,6 +49,9 @@ export function createServices(
     createDb(config.DATABASE_URL, {
       max: options.bankDbGroups?.size ?? 1,
       application: `${options.name ?? "kanal"}-bank-${i}`,
+      preparedStatements: true,
+      // A backend's caches for its banks are the point of these pools: keep the connections open.
+      idleTimeoutMillis: 0,
     }),
   );
   const bankDb = (schema: string): Db => groups[groupOf(schema, groups.length)] ?? db;
@@ -58,6 +63,13 @@ export function createServices(
     config,
     db,
     bankDb,
+    async openBankPools() {
+      const size = options.bankDbGroups?.size ?? 0;
+      // Concurrent statements on a pool open that many connections.
+      await Promise.all(
+        groups.flatMap((group) => Array.from({ length: size }, () => sql`select 1`.execute(group))),
+      );
+    },
     redis,
     queues,
     logger: createLogger(options.name ?? "kanal", config.LOG_LEVEL, options.logDestination),

@@ -22,6 +22,7 @@ import {
   repeatRuns,
   clearQueuePrefix,
   commandCpuSeconds,
+  machineCpuSeconds,
   cpuSeconds,
   dropBenchDatabase,
   freePort,
@@ -299,6 +300,8 @@ async function oneRun(run: number) {
       worker: cpuSeconds(worker.child.pid),
       pg: commandCpuSeconds("postgres"),
       redis: commandCpuSeconds("redis-server"),
+      machine: machineCpuSeconds(),
+      self: process.cpuUsage(),
     };
     const loadStart = performance.now();
     for (let i = 0; i < total; i++) {
@@ -323,6 +326,11 @@ async function oneRun(run: number) {
       // every postgres process of the machine: run benchmarks under the exclusive lock
       pg: round(commandCpuSeconds("postgres") - cpu0.pg, 1),
       redis: round(commandCpuSeconds("redis-server") - cpu0.redis, 1),
+      bench: round((process.cpuUsage(cpu0.self).user + process.cpuUsage(cpu0.self).system) / 1e6, 1),
+      // the whole machine over the same window: far above the sum of the above means someone else ran
+      machine: round(machineCpuSeconds().busy - cpu0.machine.busy, 1),
+      steal: round(machineCpuSeconds().steal - cpu0.machine.steal, 1),
+      windowS: round((performance.now() - loadStart) / 1000, 1),
     };
     httpAgent.destroy();
 
@@ -415,6 +423,7 @@ printTable(
     "p99 ms": round(r.p99, 1),
     "max ms": round(r.max, 1),
     "CPU s api/worker/pg/redis": `${r.cpu.api}/${r.cpu.worker}/${r.cpu.pg}/${r.cpu.redis}`,
+    "machine CPU s (window s)": `${r.cpu.machine} (${r.cpu.windowS})`,
   })),
 );
 printTable(

@@ -362,6 +362,20 @@ export function commandCpuSeconds(comm: string): number {
   return total / 100;
 }
 
+/** CPU seconds the whole machine has been busy (all cores, every process; steal counted apart), from /proc/stat. */
+export function machineCpuSeconds(): { busy: number; steal: number } {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync("/proc/stat", "utf8")
+    .split("\n")[0]
+    ?.trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number) ?? [0, 0, 0, 0, 0, 0, 0, 0];
+  return {
+    busy: ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0)) / 100,
+    steal: (steal ?? 0) / 100,
+  };
+}
+
 /** Resident set size of a process in MB, from /proc (Linux). */
 export function rssMb(pid: number | undefined): number {
   if (pid === undefined) return Number.NaN;

@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from "kysely";
+import { Kysely, PostgresDialect, sql, type Transaction } from "kysely";
 import { userInfo } from "node:os";
 import pg from "pg";
 import type { Database } from "./types";
@@ -110,4 +110,32 @@ export async function dropDatabase(url: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A transaction whose BEGIN travels in one message with its first statement: one round trip less on a
+ * hot path. `first` is SQL text without parameters (the simple protocol takes several statements in one
+ * message, so its values must be literals the caller has made safe). Runs `fn` on the connection inside
+ * BEGIN … COMMIT (ROLLBACK when it throws), as Kysely's transaction does.
+ */
+export async function transactionOpenedWith<T>(
+  db: Db,
+  first: string,
+  fn: (trx: Transaction<Database>) => Promise<T>,
+): Promise<T> {
+  return db.connection().execute(async (connection) => {
+    await sql.raw(`begin; ${first}`).execute(connection);
+    try {
+      // The connection is inside BEGIN: a transaction for everything `fn` does (it must not nest one).
+      const result = await fn(connection as unknown as Transaction<Database>);
+      await sql.raw("commit").execute(connection);
+      return result;
+    } catch (error) {
+      await sql
+        .raw("rollback")
+        .execute(connection)
+        .catch(() => undefined);
+      throw error;
+    }
+  });
 }

@@ -1,4 +1,4 @@
-import { sql, type Db, type Tenant, type Transaction, type Database } from "@kanal/db";
+import { sql, type Db, type Tenant, type Transaction, transactionOpenedWith, type Database } from "@kanal/db";
 import { newId } from "../crypto";
 import { publishToUsers } from "../events";
 import type { Rule } from "@kanal/rules";
@@ -105,9 +105,20 @@ export function describeInbound(m: InboundMessage): {
   }
 }
 
-async function lockCustomer(trx: Trx, schema: string, waId: string): Promise<void> {
-  // Serialises every webhook of one customer of one bank: never two open conversations, never a lost update.
-  await sql`select pg_advisory_xact_lock(hashtextextended(${`${schema}:${waId}`}, 0))`.execute(trx);
+/**
+ * A transaction holding the customer's lock, which serialises every webhook of one customer of one bank:
+ * never two open conversations, never a lost update. Schema names and WhatsApp ids are plain
+ * identifiers, so the lock usually goes out with the BEGIN as literal SQL (one round trip less);
+ * anything else gets the lock as a parameterised statement of its own.
+ */
+function withCustomerLock<T>(db: Db, schema: string, waId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
+  const key = `${schema}:${waId}`;
+  if (/^[A-Za-z0-9_.:+-]+$/.test(key))
+    return transactionOpenedWith(db, `select pg_advisory_xact_lock(hashtextextended('${key}', 0))`, fn);
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(trx);
+    return fn(trx);
+  });
 }
 
 export interface IngestedMessage {
@@ -160,8 +171,7 @@ export async function ingestInboundMessage(
   const schema = tenant.schema_name;
   const described = describeInbound(message);
   const sentAt = message.timestamp ? new Date(Number(message.timestamp) * 1000) : new Date();
-  return db.transaction().execute(async (trx) => {
-    await lockCustomer(trx, schema, contact.waId);
+  return withCustomerLock(db, schema, contact.waId, async (trx) => {
     const table = (name: string) => sql.id(schema, name);
     // One round trip (every one costs ~0.1 ms of CPU on each side): is it a duplicate, the customer
     // (upserted unless it is), their open conversation and the current rule-book version.

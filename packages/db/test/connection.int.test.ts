@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
-import { createDb, type Db, sql } from "../src/index";
+import { createDb, type Db, sql, transactionOpenedWith } from "../src/index";
 
 // One connection, so every statement of the test meets the same backend.
 let prepared: Db;
@@ -43,4 +43,29 @@ it("a failing statement keeps the connection usable and the name free for the ne
   expect((await sql<{ n: number }>`select ${"5"}::int as broken`.execute(prepared)).rows[0]).toEqual({
     broken: 5,
   });
+});
+
+it("transactionOpenedWith runs its first statement inside the transaction, commits, and rolls back on a throw", async () => {
+  const table = sql.id(`opened_with_${Date.now()}`);
+  await sql`create table ${table} (n int)`.execute(plain);
+  const held = await transactionOpenedWith(plain, "select pg_advisory_xact_lock(4242)", async (trx) => {
+    await sql`insert into ${table} values (1)`.execute(trx);
+    const locks = await sql<{ n: string }>`select count(*)::text as n from pg_locks
+      where locktype = 'advisory' and objid = 4242 and pid = pg_backend_pid()`.execute(trx);
+    return locks.rows[0]?.n;
+  });
+  expect(held).toBe("1");
+  await expect(
+    transactionOpenedWith(plain, "select pg_advisory_xact_lock(4242)", async (trx) => {
+      await sql`insert into ${table} values (2)`.execute(trx);
+      throw new Error("changed my mind");
+    }),
+  ).rejects.toThrow("changed my mind");
+  const rows = await sql<{ n: number }>`select n from ${table} order by n`.execute(plain);
+  expect(rows.rows).toEqual([{ n: 1 }]);
+  // The lock went with the transaction (the pool's one connection ran everything above).
+  const after = await sql<{ n: string }>`select count(*)::text as n from pg_locks
+    where locktype = 'advisory' and objid = 4242`.execute(plain);
+  expect(after.rows[0]).toEqual({ n: "0" });
+  await sql`drop table ${table}`.execute(plain);
 });

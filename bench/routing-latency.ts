@@ -295,6 +295,7 @@ async function oneRun(run: number) {
     const total = Math.round((RATE * DURATION_MS) / 1000);
     const tag = Date.now().toString(36);
     const pending: Promise<number>[] = [];
+    const acks: [number, number][] = [];
     const cpu0 = {
       api: cpuSeconds(api.child.pid),
       worker: cpuSeconds(worker.child.pid),
@@ -313,7 +314,13 @@ async function oneRun(run: number) {
       const waId = `49${uniqueDigits(11)}`;
       const raw = inboundBody(bank.phoneNumberId, waId, `wamid.bench.${tag}.${i}`);
       sentAt.set(`${bank.schema}|${waId}`, performance.now());
-      pending.push(postWebhook(apiPort, httpAgent, raw));
+      const postStart = performance.now();
+      pending.push(
+        postWebhook(apiPort, httpAgent, raw).then((status) => {
+          acks.push([Math.round(postStart - loadStart), Math.round(performance.now() - postStart)]);
+          return status;
+        }),
+      );
     }
     const statuses = await Promise.all(pending);
     const sendS = (performance.now() - loadStart) / 1000;
@@ -364,7 +371,7 @@ async function oneRun(run: number) {
     }
     const stats = summarize(latencies);
     if (process.env.BENCH_DUMP)
-      (await import("node:fs")).writeFileSync(process.env.BENCH_DUMP, JSON.stringify(dump));
+      (await import("node:fs")).writeFileSync(process.env.BENCH_DUMP, JSON.stringify({ dump, acks }));
     for (const s of streams.splice(0)) s.close();
     await api.stop();
 

@@ -8,7 +8,7 @@ const config = loadConfig();
 const services = createServices(config, {
   name: "kanal-worker",
   dbPoolSize: 32,
-  bankDbGroups: { groups: 8, size: 3 },
+  bankDbGroups: { groups: 12, size: 2 },
 });
 await services.openBankPools();
 const running = await startWorkers(services, processors);

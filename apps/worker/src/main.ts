@@ -10,7 +10,10 @@ const services = createServices(config, {
   dbPoolSize: 32,
   bankDbGroups: { groups: 12, size: 2 },
 });
-await services.openBankPools();
+// A database that is not there yet must not stop the worker: the pools then connect on first use.
+await services
+  .openBankPools()
+  .catch((error: Error) => services.logger.warn({ err: error.message }, "bank pools not opened at start"));
 const running = await startWorkers(services, processors);
 services.logger.info({ queues: running.workers.map((w) => w.name) }, "worker started");
 

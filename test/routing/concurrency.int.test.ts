@@ -18,6 +18,7 @@ import {
   ALWAYS_OPEN,
   bankAgent,
   contractKsc,
+  inboundWebhookBody,
   insertQueuedConversation,
   online,
   type Person,
@@ -151,37 +152,6 @@ async function expectThreshold3Outcome(bank: Bank, bankAgents: Person[], kscAgen
   await expectLoadsMatchDb(kscAgents, [bank], 30);
 }
 
-/** A signed-webhook body as Meta sends it: one text message of a new customer. */
-function firstMessage(bank: Bank, waId: string): string {
-  return JSON.stringify({
-    object: "whatsapp_business_account",
-    entry: [
-      {
-        id: "1",
-        changes: [
-          {
-            field: "messages",
-            value: {
-              messaging_product: "whatsapp",
-              metadata: { display_phone_number: "4989123456", phone_number_id: bank.phoneNumberId },
-              contacts: [{ profile: { name: "Kunde" }, wa_id: waId }],
-              messages: [
-                {
-                  from: waId,
-                  id: `wamid.${uniqueDigits(16)}`,
-                  timestamp: String(Math.floor(Date.now() / 1000)),
-                  type: "text",
-                  text: { body: "Guten Tag, ich habe eine Frage zu meinem Konto" },
-                },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  });
-}
-
 describe("routing under concurrency (two worker instances, real Postgres and Redis)", () => {
   it("200 simultaneous first messages through the ingest, two workers with bank pools, threshold 3: exactly 3 in-house", async () => {
     // Two more worker "processes" as production runs them: inbound jobs on bank-affine pools with
@@ -203,7 +173,15 @@ describe("routing under concurrency (two worker instances, real Postgres and Red
         eventIds.push(...events.map((e) => e.id)),
       );
       await Promise.all(
-        Array.from({ length: 200 }, () => store.store(firstMessage(bank, `49${uniqueDigits(11)}`))),
+        Array.from({ length: 200 }, () =>
+          store.store(
+            inboundWebhookBody(
+              bank,
+              `49${uniqueDigits(11)}`,
+              "Guten Tag, ich habe eine Frage zu meinem Konto",
+            ),
+          ),
+        ),
       );
       expect(eventIds).toHaveLength(200);
       await system.services.queues.inbound.addBulk(

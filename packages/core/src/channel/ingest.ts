@@ -598,11 +598,14 @@ async function afterIngest(services: Services, m: IngestedMessage): Promise<void
         tenant: m.tenant,
         text: m.text,
         // A conversation routed in the ingest: its state as just committed (no need to look again).
-        conversation: m.routing && {
-          status: m.routing.status === "assigned" ? "open" : "queued",
-          handled_by: m.routing.handledBy,
-          queue: m.routing.queue,
-        },
+        conversation:
+          m.routing && m.routing.status !== "skipped"
+            ? {
+                status: m.routing.status === "assigned" ? "open" : "queued",
+                handled_by: m.routing.handledBy,
+                queue: m.routing.queue,
+              }
+            : null,
       });
     } catch (error) {
       logger.warn(

@@ -21,6 +21,8 @@ import { sql } from "@kanal/db";
 import {
   repeatRuns,
   clearQueuePrefix,
+  commandCpuSeconds,
+  machineCpuSeconds,
   cpuSeconds,
   dropBenchDatabase,
   freePort,
@@ -293,7 +295,15 @@ async function oneRun(run: number) {
     const total = Math.round((RATE * DURATION_MS) / 1000);
     const tag = Date.now().toString(36);
     const pending: Promise<number>[] = [];
-    const cpu0 = { api: cpuSeconds(api.child.pid), worker: cpuSeconds(worker.child.pid) };
+    const acks: [number, number][] = [];
+    const cpu0 = {
+      api: cpuSeconds(api.child.pid),
+      worker: cpuSeconds(worker.child.pid),
+      pg: commandCpuSeconds("postgres"),
+      redis: commandCpuSeconds("redis-server"),
+      machine: machineCpuSeconds(),
+      self: process.cpuUsage(),
+    };
     const loadStart = performance.now();
     for (let i = 0; i < total; i++) {
       const due = loadStart + (i * 1000) / RATE;
@@ -304,7 +314,13 @@ async function oneRun(run: number) {
       const waId = `49${uniqueDigits(11)}`;
       const raw = inboundBody(bank.phoneNumberId, waId, `wamid.bench.${tag}.${i}`);
       sentAt.set(`${bank.schema}|${waId}`, performance.now());
-      pending.push(postWebhook(apiPort, httpAgent, raw));
+      const postStart = performance.now();
+      pending.push(
+        postWebhook(apiPort, httpAgent, raw).then((status) => {
+          acks.push([Math.round(postStart - loadStart), Math.round(performance.now() - postStart)]);
+          return status;
+        }),
+      );
     }
     const statuses = await Promise.all(pending);
     const sendS = (performance.now() - loadStart) / 1000;
@@ -314,12 +330,21 @@ async function oneRun(run: number) {
     const cpu = {
       api: round(cpuSeconds(api.child.pid) - cpu0.api, 1),
       worker: round(cpuSeconds(worker.child.pid) - cpu0.worker, 1),
+      // every postgres process of the machine: run benchmarks under the exclusive lock
+      pg: round(commandCpuSeconds("postgres") - cpu0.pg, 1),
+      redis: round(commandCpuSeconds("redis-server") - cpu0.redis, 1),
+      bench: round((process.cpuUsage(cpu0.self).user + process.cpuUsage(cpu0.self).system) / 1e6, 1),
+      // the whole machine over the same window: far above the sum of the above means someone else ran
+      machine: round(machineCpuSeconds().busy - cpu0.machine.busy, 1),
+      steal: round(machineCpuSeconds().steal - cpu0.machine.steal, 1),
+      windowS: round((performance.now() - loadStart) / 1000, 1),
     };
     httpAgent.destroy();
 
     // ---- match events to messages through the database ------------------------------------------
     const { db } = system.services;
     const latencies: number[] = [];
+    const dump: [number, number][] = [];
     let wrongAgent = 0;
     let duplicates = 0;
     let notAssigned = 0;
@@ -340,9 +365,13 @@ async function oneRun(run: number) {
           continue;
         }
         latencies.push(atAssignee.atMs - start);
+        if (process.env.BENCH_DUMP)
+          dump.push([Math.round(start - loadStart), Math.round(atAssignee.atMs - start)]);
       }
     }
     const stats = summarize(latencies);
+    if (process.env.BENCH_DUMP)
+      (await import("node:fs")).writeFileSync(process.env.BENCH_DUMP, JSON.stringify({ dump, acks }));
     for (const s of streams.splice(0)) s.close();
     await api.stop();
 
@@ -400,7 +429,8 @@ printTable(
     "p90 ms": round(r.p90, 1),
     "p99 ms": round(r.p99, 1),
     "max ms": round(r.max, 1),
-    "CPU s api/worker": `${r.cpu.api}/${r.cpu.worker}`,
+    "CPU s api/worker/pg/redis": `${r.cpu.api}/${r.cpu.worker}/${r.cpu.pg}/${r.cpu.redis}`,
+    "machine CPU s (window s)": `${r.cpu.machine} (${r.cpu.windowS})`,
   })),
 );
 printTable(

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { cpus } from "node:os";
 import { Redis } from "ioredis";
@@ -339,6 +339,41 @@ export function cpuSeconds(pid: number | undefined): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/**
+ * CPU seconds (user + system, plus that of reaped children) used so far by every process whose command
+ * name is `comm` — e.g. all `postgres` backends, or `redis-server` — from /proc (Linux).
+ */
+export function commandCpuSeconds(comm: string): number {
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      if (name !== comm) continue;
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      total += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return total / 100;
+}
+
+/** CPU seconds the whole machine has been busy (all cores, every process; steal counted apart), from /proc/stat. */
+export function machineCpuSeconds(): { busy: number; steal: number } {
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync("/proc/stat", "utf8")
+    .split("\n")[0]
+    ?.trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number) ?? [0, 0, 0, 0, 0, 0, 0, 0];
+  return {
+    busy: ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0)) / 100,
+    steal: (steal ?? 0) / 100,
+  };
 }
 
 /** Resident set size of a process in MB, from /proc (Linux). */

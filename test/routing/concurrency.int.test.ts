@@ -1,7 +1,8 @@
 import { loadConfig } from "@kanal/config";
-import { createServices, type Services } from "@kanal/core";
+import { createServices, type Services, WebhookStore } from "@kanal/core";
 import { sql } from "@kanal/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inboundProcessor } from "../../apps/worker/src/processors/inbound/index";
 import { routingProcessor } from "../../apps/worker/src/processors/routing/index";
 import { type RunningWorkers, startWorkers } from "../../apps/worker/src/worker";
 import {
@@ -11,11 +12,13 @@ import {
   startTestSystem,
   type TestClient,
   type TestSystem,
+  uniqueDigits,
 } from "../support/system";
 import {
   ALWAYS_OPEN,
   bankAgent,
   contractKsc,
+  inboundWebhookBody,
   insertQueuedConversation,
   online,
   type Person,
@@ -117,34 +120,129 @@ async function expectLoadsMatchDb(people: Person[], banks: Bank[], max: number) 
   }
 }
 
+/** A bank in capacity_overflow with threshold 3, three bank agents (max 5) and four KSC agents (max 30). */
+async function thresholdBank() {
+  const bank = await onboardBank(system, provider);
+  const ksc = await contractKsc(system, provider, [bank], 4, 30);
+  const bankAgents = [
+    await bankAgent(system, bank),
+    await bankAgent(system, bank),
+    await bankAgent(system, bank),
+  ];
+  for (const p of [...bankAgents, ...ksc.agents]) await online(p);
+  await setRouting(bank, { mode: "capacity_overflow", capacityThreshold: 3, serviceHours: ALWAYS_OPEN });
+  return { bank, ksc, bankAgents };
+}
+
+/** 200 first messages at threshold 3: exactly 3 in-house, 120 to the KSC agents, 77 in the KSC queue. */
+async function expectThreshold3Outcome(bank: Bank, bankAgents: Person[], kscAgents: Person[]) {
+  const byHandler = await system.services.db
+    .withSchema(bank.schema)
+    .selectFrom("conversations")
+    .select(["handled_by", "status", sql<string>`count(*)`.as("n")])
+    .groupBy(["handled_by", "status"])
+    .execute();
+  const count = (handledBy: string, status: string) =>
+    Number(byHandler.find((r) => r.handled_by === handledBy && r.status === status)?.n ?? 0);
+  expect(count("in_house", "open") + count("in_house", "queued")).toBe(3);
+  expect(count("in_house", "open")).toBe(3);
+  expect(count("ksc", "open")).toBe(120); // 4 KSC agents × 30
+  expect(count("ksc", "queued")).toBe(77);
+  await expectLoadsMatchDb(bankAgents, [bank], 5);
+  await expectLoadsMatchDb(kscAgents, [bank], 30);
+}
+
 describe("routing under concurrency (two worker instances, real Postgres and Redis)", () => {
+  it("200 simultaneous first messages through the ingest, two workers with bank pools, threshold 3: exactly 3 in-house", async () => {
+    // Two more worker "processes" as production runs them: inbound jobs on bank-affine pools with
+    // prepared statements, each new conversation routed inside its ingest transaction.
+    const ingestWorkers = [0, 1].map((i) =>
+      createServices(loadConfig(system.env), {
+        name: `kanal-test-ingest-${i}`,
+        dbPoolSize: 4,
+        bankDbGroups: { groups: 2, size: 3 },
+      }),
+    );
+    const running = await Promise.all(
+      ingestWorkers.map((s) => startWorkers(s, [inboundProcessor], { schedule: false })),
+    );
+    try {
+      const { bank, ksc, bankAgents } = await thresholdBank();
+      const eventIds: string[] = [];
+      const store = new WebhookStore(system.services.db, (events) =>
+        eventIds.push(...events.map((e) => e.id)),
+      );
+      await Promise.all(
+        Array.from({ length: 200 }, () =>
+          store.store(
+            inboundWebhookBody(
+              bank,
+              `49${uniqueDigits(11)}`,
+              "Guten Tag, ich habe eine Frage zu meinem Konto",
+            ),
+          ),
+        ),
+      );
+      expect(eventIds).toHaveLength(200);
+      await system.services.queues.inbound.addBulk(
+        eventIds.map((eventId) => ({
+          name: "process-event",
+          data: { eventId },
+          opts: { jobId: `concurrency-${eventId}` },
+        })),
+      );
+      await waitFor(async () => {
+        const row = await system.services.db
+          .withSchema(bank.schema)
+          .selectFrom("conversations")
+          .select(sql<string>`count(*)`.as("n"))
+          .where("routing", "is not", null)
+          .executeTakeFirstOrThrow();
+        return Number(row.n) === 200;
+      }, 60_000);
+
+      await expectThreshold3Outcome(bank, bankAgents, ksc.agents);
+      // Each customer one conversation with one message, each conversation one decision, each event done.
+      const perCustomer = await system.services.db
+        .withSchema(bank.schema)
+        .selectFrom("conversations as c")
+        .innerJoin("messages as m", "m.conversation_id", "c.id")
+        .select([
+          "c.customer_id",
+          sql<string>`count(distinct c.id)`.as("conversations"),
+          sql<string>`count(*)`.as("messages"),
+        ])
+        .groupBy("c.customer_id")
+        .execute();
+      expect(perCustomer).toHaveLength(200);
+      expect(perCustomer.every((r) => Number(r.conversations) === 1 && Number(r.messages) === 1)).toBe(true);
+      const decisions = await system.services.db
+        .withSchema(bank.schema)
+        .selectFrom("routing_decisions")
+        .select(sql<string>`count(distinct conversation_id)`.as("n"))
+        .select(sql<string>`count(*)`.as("all"))
+        .executeTakeFirstOrThrow();
+      expect([Number(decisions.n), Number(decisions.all)]).toEqual([200, 200]);
+      const events = await system.services.db
+        .withSchema("control")
+        .selectFrom("webhook_events")
+        .select(["status", sql<string>`count(*)`.as("n")])
+        .where("id", "in", eventIds)
+        .groupBy("status")
+        .execute();
+      expect(events).toEqual([{ status: "processed", n: "200" }]);
+    } finally {
+      for (const w of running) await w.close();
+      for (const s of ingestWorkers) await s.close();
+    }
+  });
+
   it("200 simultaneous first messages, threshold 3: exactly 3 in-house, 197 to the KSC or its queue", async () => {
-    const bank = await onboardBank(system, provider);
-    const ksc = await contractKsc(system, provider, [bank], 4, 30);
-    const bankAgents = [
-      await bankAgent(system, bank),
-      await bankAgent(system, bank),
-      await bankAgent(system, bank),
-    ];
-    for (const p of [...bankAgents, ...ksc.agents]) await online(p);
-    await setRouting(bank, { mode: "capacity_overflow", capacityThreshold: 3, serviceHours: ALWAYS_OPEN });
+    const { bank, ksc, bankAgents } = await thresholdBank();
 
     await burst([bank], 200);
 
-    const byHandler = await system.services.db
-      .withSchema(bank.schema)
-      .selectFrom("conversations")
-      .select(["handled_by", "status", sql<string>`count(*)`.as("n")])
-      .groupBy(["handled_by", "status"])
-      .execute();
-    const count = (handledBy: string, status: string) =>
-      Number(byHandler.find((r) => r.handled_by === handledBy && r.status === status)?.n ?? 0);
-    expect(count("in_house", "open") + count("in_house", "queued")).toBe(3);
-    expect(count("in_house", "open")).toBe(3);
-    expect(count("ksc", "open")).toBe(120); // 4 KSC agents × 30
-    expect(count("ksc", "queued")).toBe(77);
-    await expectLoadsMatchDb(bankAgents, [bank], 5);
-    await expectLoadsMatchDb(ksc.agents, [bank], 30);
+    await expectThreshold3Outcome(bank, bankAgents, ksc.agents);
     // Every conversation has exactly one decision.
     const decisions = await system.services.db
       .withSchema(bank.schema)

@@ -188,3 +188,34 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** A webhook body as Meta sends it: one text message of `waId` to the bank's number. */
+export function inboundWebhookBody(bank: Bank, waId: string, text: string): string {
+  return JSON.stringify({
+    object: "whatsapp_business_account",
+    entry: [
+      {
+        id: "1",
+        changes: [
+          {
+            field: "messages",
+            value: {
+              messaging_product: "whatsapp",
+              metadata: { display_phone_number: "4989123456", phone_number_id: bank.phoneNumberId },
+              contacts: [{ profile: { name: "Kunde" }, wa_id: waId }],
+              messages: [
+                {
+                  from: waId,
+                  id: `wamid.${uniqueDigits(16)}`,
+                  timestamp: String(Math.floor(Date.now() / 1000)),
+                  type: "text",
+                  text: { body: text },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  });
+}

@@ -1,4 +1,12 @@
-import { applyClosingPolicy, loadBankRoutingContext, replaySince, routeConversation } from "@kanal/core";
+import {
+  applyClosingPolicy,
+  loadBankRoutingContext,
+  newId,
+  processWebhookEvent,
+  replaySince,
+  routeConversation,
+  WebhookStore,
+} from "@kanal/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Bank,
@@ -7,12 +15,14 @@ import {
   startTestSystem,
   type TestClient,
   type TestSystem,
+  uniqueDigits,
 } from "../support/system";
 import {
   ALWAYS_OPEN,
   bankAgent,
   contractKsc,
   conversationRow,
+  inboundWebhookBody,
   loadOf,
   NEVER_OPEN,
   newRoutedConversation,
@@ -483,5 +493,66 @@ describe("routing configuration API", () => {
     expect((await a.client.delete(`/v1/tenants/${bank.slug}/absences/${own.body.absence.id}`)).status).toBe(
       204,
     );
+  });
+  it("a first message routed to the KSC in its ingest whose rule hands over to the advisor goes to the bank", async () => {
+    const bank = await freshBank();
+    const ksc = await contractKsc(system, provider, [bank], 1);
+    const kscAgent = ksc.agents[0];
+    if (!kscAgent) throw new Error("no KSC agent");
+    await online(kscAgent);
+    const advisor = await bankAgent(system, bank, {}, "bank_advisor"); // offline: not a candidate now
+    await setRouting(bank, { mode: "full_service", serviceHours: ALWAYS_OPEN });
+    const rule = await bank.admin.post(`/v1/tenants/${bank.slug}/rules`, {
+      id: "sparbuch-berater",
+      topic: "Sparbuch",
+      keywords: ["Sparbuch"],
+      priority: 90,
+      handling: "ksc_allowed",
+      allowedDataClasses: [],
+      freeTextAllowed: true,
+      action: { type: "handover_to_advisor" },
+      guidance: "Sparbuchfragen gehen an die Beraterin oder den Berater.",
+    });
+    expect(rule.status).toBe(201);
+    const waId = `49${uniqueDigits(11)}`;
+    const customerId = newId("cus");
+    await system.services.db
+      .withSchema(bank.schema)
+      .insertInto("customers")
+      .values({ id: customerId, wa_id: waId, advisor_user_id: advisor.id, updated_at: new Date() })
+      .execute();
+    const ids: string[] = [];
+    const store = new WebhookStore(system.services.db, (events) => ids.push(...events.map((e) => e.id)));
+    await store.store(inboundWebhookBody(bank, waId, "Ich habe eine Frage zu meinem Sparbuch"));
+    await processWebhookEvent(system.services, ids[0] ?? "");
+
+    const row = await system.services.db
+      .withSchema(bank.schema)
+      .selectFrom("conversations")
+      .selectAll()
+      .where("customer_id", "=", customerId)
+      .executeTakeFirstOrThrow();
+    // Routed to the KSC agent first (in the ingest), then moved by the rule: the advisor is offline, so
+    // it waits in the bank queue with the advisor preselected, and the KSC agent's slot is free again.
+    expect(row).toMatchObject({
+      status: "queued",
+      queue: "bank",
+      handled_by: "in_house",
+      assignee_user_id: null,
+    });
+    expect(row.flags).toEqual(expect.arrayContaining(["handover_by_rule", "reserved_to_bank"]));
+    expect((row.routing as { rule: string; preselectedAdvisorUserId: string }).rule).toBe(
+      "rsk.handover_to_advisor",
+    );
+    expect((row.routing as { preselectedAdvisorUserId: string }).preselectedAdvisorUserId).toBe(advisor.id);
+    const decisions = await system.services.db
+      .withSchema(bank.schema)
+      .selectFrom("routing_decisions")
+      .select("rule")
+      .where("conversation_id", "=", row.id)
+      .orderBy("decided_at")
+      .execute();
+    expect(decisions.map((d) => d.rule)).toEqual(["full_service.ksc", "rsk.handover_to_advisor"]);
+    expect(await loadOf(system, kscAgent.id)).toBe(0);
   });
 });

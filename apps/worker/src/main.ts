@@ -4,7 +4,16 @@ import { processors } from "./processors/index";
 import { startWorkers } from "./worker";
 
 const config = loadConfig();
-const services = createServices(config, { name: "kanal-worker", dbPoolSize: 32 });
+// Inbound messages and their routing run on bank-affine pools (Services.bankDb): 8 × 3 connections.
+const services = createServices(config, {
+  name: "kanal-worker",
+  dbPoolSize: 32,
+  bankDbGroups: { groups: 12, size: 2 },
+});
+// A database that is not there yet must not stop the worker: the pools then connect on first use.
+await services
+  .openBankPools()
+  .catch((error: Error) => services.logger.warn({ err: error.message }, "bank pools not opened at start"));
 const running = await startWorkers(services, processors);
 services.logger.info({ queues: running.workers.map((w) => w.name) }, "worker started");
 

@@ -30,17 +30,53 @@ export async function publishToUsers(
   const unique = [...new Set(userIds)];
   if (unique.length === 0) return;
   const payload = JSON.stringify({ type, data });
-  const pipeline = redis.pipeline();
-  for (const userId of unique) {
-    pipeline.xadd(streamKey(userId), "MAXLEN", "~", String(STREAM_LEN), "*", "e", payload);
+  const publisher = withPublishCommand(redis);
+  // One round trip for the usual single recipient; one key per script call, so it also runs on a cluster.
+  if (unique.length === 1) {
+    await publisher.kanalPublishEvent(
+      streamKey(unique[0] ?? ""),
+      String(STREAM_LEN),
+      payload,
+      CHANNEL,
+      JSON.stringify(unique[0]),
+    );
+    return;
   }
-  const results = await pipeline.exec();
-  const announce = redis.pipeline();
-  unique.forEach((userId, i) => {
-    const id = results?.[i]?.[1];
-    if (typeof id === "string") announce.publish(CHANNEL, JSON.stringify({ userId, id, type, data }));
-  });
-  await announce.exec();
+  const pipeline = publisher.pipeline() as ReturnType<Redis["pipeline"]> & PublishCommand;
+  for (const userId of unique)
+    pipeline.kanalPublishEvent(
+      streamKey(userId),
+      String(STREAM_LEN),
+      payload,
+      CHANNEL,
+      JSON.stringify(userId),
+    );
+  await pipeline.exec();
+}
+
+/**
+ * Appends the event to the person's stream and announces it with its stream id, in one script: the
+ * announcement is the JSON `{"userId","id","type","data"}` that EventHub parses, built around the payload.
+ */
+const PUBLISH_EVENT = `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
+redis.call('PUBLISH', ARGV[3], '{"userId":' .. ARGV[4] .. ',"id":"' .. id .. '",' .. string.sub(ARGV[2], 2))
+return id`;
+
+interface PublishCommand {
+  kanalPublishEvent(
+    key: string,
+    maxLen: string,
+    payload: string,
+    channel: string,
+    userIdJson: string,
+  ): Promise<string>;
+}
+
+function withPublishCommand(redis: Redis): Redis & PublishCommand {
+  const r = redis as Redis & Partial<PublishCommand>;
+  if (!r.kanalPublishEvent) r.defineCommand("kanalPublishEvent", { numberOfKeys: 1, lua: PUBLISH_EVENT });
+  return r as Redis & PublishCommand;
 }
 
 export async function replaySince(redis: Redis, userId: string, lastEventId: string): Promise<AgentEvent[]> {

@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import { createLogger, type Logger } from "@kanal/config/logger";
 import type { DestinationStream } from "pino";
 import type { AppConfig } from "@kanal/config";
-import { createDb, type Db, type SchemaMigration } from "@kanal/db";
+import { createDb, type Db, type SchemaMigration, sql } from "@kanal/db";
 import { tenantMigrations } from "@kanal/migrations";
 import { closeQueues, createQueues, producerConnection, type Queues } from "@kanal/queue";
 import { createLucia, type KanalLucia } from "./auth/lucia";
@@ -12,6 +12,15 @@ import { createLoginThrottle, type LoginThrottle } from "./auth/login";
 export interface Services {
   config: AppConfig;
   db: Db;
+  /**
+   * The connections for one bank's hot path (inbound messages and their routing). With `bankDbGroups`
+   * the banks are spread over that many small pools, a bank always on the same one: a Postgres backend
+   * builds its catalog caches and plans per schema, so a bank whose statements meet a few warm backends
+   * costs far less than one spread over every connection of the process. Without: the shared pool.
+   */
+  bankDb(schema: string): Db;
+  /** Opens every connection of the bankDb pools (a worker does at start, before the first message). */
+  openBankPools(): Promise<void>;
   redis: Redis;
   queues: Queues;
   logger: Logger;
@@ -26,6 +35,8 @@ export function createServices(
   options: {
     name?: string;
     dbPoolSize?: number;
+    /** Pools for bankDb: `groups` pools of `size` connections each (none: bankDb is db). */
+    bankDbGroups?: { groups: number; size: number };
     tenantMigrations?: readonly SchemaMigration[];
     logDestination?: DestinationStream;
   } = {},
@@ -34,6 +45,16 @@ export function createServices(
     max: options.dbPoolSize ?? 10,
     application: options.name ?? "kanal",
   });
+  const groups = Array.from({ length: options.bankDbGroups?.groups ?? 0 }, (_, i) =>
+    createDb(config.DATABASE_URL, {
+      max: options.bankDbGroups?.size ?? 1,
+      application: `${options.name ?? "kanal"}-bank-${i}`,
+      preparedStatements: true,
+      // A backend's caches for its banks are the point of these pools: keep the connections open.
+      idleTimeoutMillis: 0,
+    }),
+  );
+  const bankDb = (schema: string): Db => groups[groupOf(schema, groups.length)] ?? db;
   const redis = producerConnection(config.REDIS_URL);
   redis.on("error", () => undefined); // surfaced by readiness checks and failing calls, not as crashes
   const queues = createQueues(redis, config.QUEUE_PREFIX);
@@ -41,6 +62,14 @@ export function createServices(
   return {
     config,
     db,
+    bankDb,
+    async openBankPools() {
+      const size = options.bankDbGroups?.size ?? 0;
+      // Concurrent statements on a pool open that many connections.
+      await Promise.all(
+        groups.flatMap((group) => Array.from({ length: size }, () => sql`select 1`.execute(group))),
+      );
+    },
     redis,
     queues,
     logger: createLogger(options.name ?? "kanal", config.LOG_LEVEL, options.logDestination),
@@ -54,7 +83,15 @@ export function createServices(
         new Promise((r) => setTimeout(r, 2_000).unref()),
       ]);
       redis.disconnect();
-      await db.destroy();
+      await Promise.all([db, ...groups].map((d) => d.destroy()));
     },
   };
+}
+
+/** A stable group for a schema name (FNV-1a). */
+function groupOf(schema: string, groups: number): number {
+  if (groups === 0) return 0;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < schema.length; i++) hash = Math.imul(hash ^ schema.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % groups;
 }

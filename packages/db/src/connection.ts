@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from "kysely";
+import { Kysely, PostgresDialect, sql, type Transaction } from "kysely";
 import { userInfo } from "node:os";
 import pg from "pg";
 import type { Database } from "./types";
@@ -15,14 +15,58 @@ function withUser(url: string): string {
   return u.toString();
 }
 
-export function createDb(databaseUrl: string, options: { max?: number; application?: string } = {}): Db {
+export function createDb(
+  databaseUrl: string,
+  options: {
+    max?: number;
+    application?: string;
+    preparedStatements?: boolean;
+    /** Close a connection idle this long (pg's default 10 s); 0 keeps them (and their warm caches). */
+    idleTimeoutMillis?: number;
+  } = {},
+): Db {
   const pool = new pg.Pool({
     connectionString: withUser(databaseUrl),
     max: options.max ?? 10,
     application_name: options.application ?? "kanal",
     connectionTimeoutMillis: 5_000,
+    ...(options.idleTimeoutMillis !== undefined && { idleTimeoutMillis: options.idleTimeoutMillis }),
+    // Prepared statements are planned once per connection (generic plan), not at every execution.
+    ...(options.preparedStatements && { options: "-c plan_cache_mode=force_generic_plan" }),
   });
+  if (options.preparedStatements) pool.on("connect", prepareStatements);
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** Named statements per connection (and texts per process) at most; beyond, new texts run unnamed. */
+const MAX_PREPARED_PER_CONNECTION = 500;
+const MAX_STATEMENT_TEXTS = 20_000;
+const statementNames = new Map<string, string>();
+
+/**
+ * Makes every parameterised query of this connection a named prepared statement (named by its text):
+ * Postgres then parses and plans it once per connection instead of at every execution. Worth it only
+ * where a connection runs the same texts again and again — a bank-affine pool, where one schema's
+ * statements keep meeting the same few backends (Services.bankDb).
+ */
+function prepareStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (config: unknown, values?: unknown) => unknown;
+  const prepared = new Set<string>();
+  client.query = ((text: unknown, values?: unknown) => {
+    // Statements without parameters (begin, commit, locks by constant) have next to nothing to plan.
+    if (typeof text !== "string" || !Array.isArray(values) || values.length === 0) return query(text, values);
+    let name = statementNames.get(text);
+    if (name === undefined) {
+      if (statementNames.size >= MAX_STATEMENT_TEXTS) return query(text, values);
+      name = `k${statementNames.size.toString(36)}`;
+      statementNames.set(text, name);
+    }
+    if (!prepared.has(name)) {
+      if (prepared.size >= MAX_PREPARED_PER_CONNECTION) return query(text, values);
+      prepared.add(name);
+    }
+    return query({ name, text, values });
+  }) as typeof client.query;
 }
 
 function withDatabase(url: string, database: string): string {
@@ -66,4 +110,32 @@ export async function dropDatabase(url: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A transaction whose BEGIN travels in one message with its first statement: one round trip less on a
+ * hot path. `first` is SQL text without parameters (the simple protocol takes several statements in one
+ * message, so its values must be literals the caller has made safe). Runs `fn` on the connection inside
+ * BEGIN … COMMIT (ROLLBACK when it throws), as Kysely's transaction does.
+ */
+export async function transactionOpenedWith<T>(
+  db: Db,
+  first: string,
+  fn: (trx: Transaction<Database>) => Promise<T>,
+): Promise<T> {
+  return db.connection().execute(async (connection) => {
+    await sql.raw(`begin; ${first}`).execute(connection);
+    try {
+      // The connection is inside BEGIN: a transaction for everything `fn` does (it must not nest one).
+      const result = await fn(connection as unknown as Transaction<Database>);
+      await sql.raw("commit").execute(connection);
+      return result;
+    } catch (error) {
+      await sql
+        .raw("rollback")
+        .execute(connection)
+        .catch(() => undefined);
+      throw error;
+    }
+  });
 }

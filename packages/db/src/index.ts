@@ -3,4 +3,4 @@ export * from "./migrator";
 export * from "./migration";
 export type * from "./types";
 export { sql } from "kysely";
-export type { Kysely, Transaction, Selectable, Insertable, Updateable } from "kysely";
+export type { Kysely, RawBuilder, Transaction, Selectable, Insertable, Updateable } from "kysely";

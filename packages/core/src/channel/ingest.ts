@@ -1,8 +1,10 @@
-import { sql, type Db, type Tenant, type Transaction, type Database } from "@kanal/db";
+import { sql, type Db, type Tenant, type Transaction, transactionOpenedWith, type Database } from "@kanal/db";
 import { newId } from "../crypto";
 import { publishToUsers } from "../events";
 import type { Rule } from "@kanal/rules";
-import { routeConversation } from "../routing/route";
+import { noEffects, type RoutingEffects, runEffects } from "../routing/effects";
+import { bankRoutingLockSql } from "../routing/locks";
+import { type RoutingOutcome, routeLockedConversation } from "../routing/route";
 import { afterInboundHasWork, handleAfterInbound } from "../rsk/after-inbound";
 import { maskAndClassifyInbound } from "../rsk/index";
 import type { Services } from "../services";
@@ -103,9 +105,20 @@ export function describeInbound(m: InboundMessage): {
   }
 }
 
-async function lockCustomer(trx: Trx, schema: string, waId: string): Promise<void> {
-  // Serialises every webhook of one customer of one bank: never two open conversations, never a lost update.
-  await sql`select pg_advisory_xact_lock(hashtextextended(${`${schema}:${waId}`}, 0))`.execute(trx);
+/**
+ * A transaction holding the customer's lock, which serialises every webhook of one customer of one bank:
+ * never two open conversations, never a lost update. Schema names and WhatsApp ids are plain
+ * identifiers, so the lock usually goes out with the BEGIN as literal SQL (one round trip less);
+ * anything else gets the lock as a parameterised statement of its own.
+ */
+function withCustomerLock<T>(db: Db, schema: string, waId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
+  const key = `${schema}:${waId}`;
+  if (/^[A-Za-z0-9_.:+-]+$/.test(key))
+    return transactionOpenedWith(db, `select pg_advisory_xact_lock(hashtextextended('${key}', 0))`, fn);
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(trx);
+    return fn(trx);
+  });
 }
 
 export interface IngestedMessage {
@@ -122,7 +135,24 @@ export interface IngestedMessage {
   ruleAction: Rule["action"]["type"] | null;
   customerName: string | null;
   hasMedia: boolean;
+  /** The routing of a new conversation, when it was routed in the ingest's transaction. */
+  routing: RoutingOutcome | null;
+  /** The webhook event was marked processed in the ingest's transaction. */
+  eventMarked: boolean;
 }
+
+export interface IngestOptions {
+  /** The webhook event whose only content this message is: marked processed in the same transaction. */
+  eventId?: string;
+  /**
+   * Route a new conversation in the same transaction: the bank's routing lock is taken with the insert
+   * (lock order: customer → bank → conversation → agent_state, ADR 0005); `effects` are for after commit.
+   */
+  route?: { effects: RoutingEffects; now: Date };
+}
+
+/** Routing inside the ingest's transaction failed: the transaction rolled back, message included. */
+class RoutingInIngestFailed extends Error {}
 
 /**
  * Stores one inbound message exactly once (dedup on wamid under the customer's lock): contact upserted,
@@ -134,14 +164,14 @@ export async function ingestInboundMessage(
   tenant: Tenant,
   contact: { waId: string; profileName: string | null },
   message: InboundMessage,
+  options: IngestOptions = {},
 ): Promise<IngestedMessage | null> {
   const wamid = String(message.id ?? "");
   if (!wamid) return null;
   const schema = tenant.schema_name;
   const described = describeInbound(message);
   const sentAt = message.timestamp ? new Date(Number(message.timestamp) * 1000) : new Date();
-  return db.transaction().execute(async (trx) => {
-    await lockCustomer(trx, schema, contact.waId);
+  return withCustomerLock(db, schema, contact.waId, async (trx) => {
     const table = (name: string) => sql.id(schema, name);
     // One round trip (every one costs ~0.1 ms of CPU on each side): is it a duplicate, the customer
     // (upserted unless it is), their open conversation and the current rule-book version.
@@ -204,9 +234,15 @@ export async function ingestInboundMessage(
         : sql`update ${table("conversations")} set last_inbound_at = ${sentAt}, last_message_at = ${sentAt}
             where id = ${conversation.id} returning id`;
     const messageId = newId("msg");
+    const route = newConversation ? options.route : undefined;
+    // The only message of its webhook event: the event is done when (and only if) this commits.
+    const markEvent = options.eventId
+      ? sql`, marked as (update control.webhook_events set status = 'processed', processed_at = now(), error = null
+          where id = ${options.eventId} and status = 'pending' returning id)`
+      : sql``;
     const inserted = (
       await sql<{ id: string }>`
-      with conv as (${conversationStep})
+      with conv as (${conversationStep}) ${markEvent}
       insert into ${table("messages")} (id, conversation_id, direction, type, text, payload, media, wamid,
         context_wamid, status, kind, topic, rule_id, rule_version, created_at)
       select ${messageId}, conv.id, 'inbound', ${described.type}, ${masked?.text ?? described.text},
@@ -215,7 +251,7 @@ export async function ingestInboundMessage(
         ${wamid}, ${message.context?.id ?? null}, 'received', 'customer',
         ${masked?.classification.topic ?? null}, ${masked?.classification.ruleId ?? null},
         ${masked?.classification.version ?? null}, ${sentAt}
-      from conv
+      from conv ${route ? sql`cross join (select ${bankRoutingLockSql(tenant.id)}) as bank_lock` : sql``}
       on conflict (wamid) do nothing
       returning id`.execute(trx)
     ).rows[0];
@@ -233,6 +269,15 @@ export async function ingestInboundMessage(
           sha256: (described.media.sha256 as string | null) ?? null,
         })
         .execute();
+    }
+    let routing: RoutingOutcome | null = null;
+    if (route) {
+      const input = { tenantId: tenant.id, conversationId: conversation.id, trigger: "new" };
+      try {
+        routing = await routeLockedConversation(trx, tenant, input, route.effects, route.now);
+      } catch (error) {
+        throw new RoutingInIngestFailed((error as Error).message, { cause: error });
+      }
     }
     return {
       tenant,
@@ -252,8 +297,53 @@ export async function ingestInboundMessage(
       ruleAction: masked?.classification.action ?? null,
       customerName: found.name ?? found.profile_name,
       hasMedia: Boolean(described.media?.mediaId),
+      routing,
+      eventMarked: options.eventId !== undefined,
     };
   });
+}
+
+/**
+ * Stores one inbound message and routes a new conversation in the same transaction (one commit, and
+ * the agent's `conversation.assigned` right after it). If routing fails, the message is stored without
+ * it and a routing job takes over; the routing tick routes whatever is still unrouted after that.
+ */
+async function ingestAndRoute(
+  services: Services,
+  tenant: Tenant,
+  contact: { waId: string; profileName: string | null },
+  message: InboundMessage,
+  eventId: string | undefined,
+): Promise<IngestedMessage | null> {
+  const { queues, logger } = services;
+  const db = services.bankDb(tenant.schema_name);
+  const effects = noEffects();
+  let ingested: IngestedMessage | null;
+  try {
+    ingested = await ingestInboundMessage(db, tenant, contact, message, {
+      eventId,
+      route: { effects, now: new Date() },
+    });
+  } catch (error) {
+    if (!(error instanceof RoutingInIngestFailed)) throw error;
+    logger.warn({ err: error.message }, "routing in the ingest failed; handing it to the routing queue");
+    ingested = await ingestInboundMessage(db, tenant, contact, message, { eventId });
+    if (ingested?.newConversation) {
+      await queues.routing.add(
+        "route-conversation",
+        { tenantId: tenant.id, conversationId: ingested.conversationId, trigger: "new" },
+        { jobId: `route-${ingested.conversationId}` },
+      );
+    }
+    return ingested;
+  }
+  try {
+    await runEffects(services, effects);
+  } catch (error) {
+    // Committed: the assignment stands and the agent's inbox shows it; only the live event is missing.
+    logger.warn({ err: (error as Error).message }, "routing effects after the ingest failed");
+  }
+  return ingested;
 }
 
 const STATUS_RANK: Record<string, number> = {
@@ -396,6 +486,15 @@ export async function processWebhookEvent(services: Services, eventId: string): 
     return result;
   }
   const payload = maskWebhookPayload(JSON.parse(event.body) as WebhookPayload);
+  // The usual event holds one message and nothing else: the ingest's transaction marks it processed.
+  const changes = (payload.entry ?? []).flatMap((entry) => entry.changes ?? []);
+  const onlyMessageOf =
+    changes.length === 1 &&
+    changes[0]?.value?.messages?.length === 1 &&
+    (changes[0].value.statuses ?? []).length === 0
+      ? eventId
+      : undefined;
+  let marked = false;
 
   for (const entry of payload.entry ?? []) {
     for (const change of entry.changes ?? []) {
@@ -412,12 +511,14 @@ export async function processWebhookEvent(services: Services, eventId: string): 
       for (const message of value.messages ?? []) {
         const waId = String(message.from ?? "");
         if (!waId) continue;
-        const ingested = await ingestInboundMessage(
-          db,
+        const ingested = await ingestAndRoute(
+          services,
           tenant,
           { waId, profileName: names.get(waId) ?? null },
           message as InboundMessage,
+          onlyMessageOf,
         );
+        if (ingested?.eventMarked) marked = true;
         if (!ingested) {
           result.duplicates++;
           continue;
@@ -443,6 +544,7 @@ export async function processWebhookEvent(services: Services, eventId: string): 
     }
   }
 
+  if (marked) return result;
   const unknownOnly =
     result.unknownNumbers.length > 0 && result.messages + result.duplicates + result.statuses === 0;
   await db
@@ -466,26 +568,13 @@ export async function processWebhookEvent(services: Services, eventId: string): 
 }
 
 /**
- * Hands a stored message to routing, the rules' follow-ups and the media fetcher, and tells the agent.
- * A new conversation is routed right here, in the same job (one queue hop less between the customer's
- * message and the agent's `conversation.assigned`); if that fails, a routing job takes over, and the
- * routing tick routes whatever is still unrouted after that. The rules' follow-ups (hint, automatic
- * reply, callback, handover) run here too when there are any, with the same fallback to a job.
+ * Hands a stored message to the rules' follow-ups and the media fetcher, and tells the agent of an
+ * existing conversation (a new one was routed in the ingest). The rules' follow-ups (hint, automatic
+ * reply, callback, handover) run here when there are any, with a fallback to their own job.
  */
 async function afterIngest(services: Services, m: IngestedMessage): Promise<void> {
   const { queues, redis, logger } = services;
-  if (m.newConversation) {
-    const route = { tenantId: m.tenant.id, conversationId: m.conversationId, trigger: "new" };
-    try {
-      await routeConversation(services, route, { schema: m.tenant.schema_name });
-    } catch (error) {
-      logger.warn(
-        { conversationId: m.conversationId, err: (error as Error).message },
-        "routing in the ingest failed; handing it to the routing queue",
-      );
-      await queues.routing.add("route-conversation", route, { jobId: `route-${m.conversationId}` });
-    }
-  } else if (m.assigneeUserId) {
+  if (!m.newConversation && m.assigneeUserId) {
     await publishToUsers(redis, [m.assigneeUserId], "message.created", {
       tenant: m.tenant.slug,
       conversationId: m.conversationId,
@@ -505,7 +594,19 @@ async function afterIngest(services: Services, m: IngestedMessage): Promise<void
     };
     try {
       // Every effect in it is claimed before it happens, so the job below may safely run it again.
-      await handleAfterInbound(services, job, { tenant: m.tenant, text: m.text });
+      await handleAfterInbound(services, job, {
+        tenant: m.tenant,
+        text: m.text,
+        // A conversation routed in the ingest: its state as just committed (no need to look again).
+        conversation:
+          m.routing && m.routing.status !== "skipped"
+            ? {
+                status: m.routing.status === "assigned" ? "open" : "queued",
+                handled_by: m.routing.handledBy,
+                queue: m.routing.queue,
+              }
+            : null,
+      });
     } catch (error) {
       logger.warn(
         { messageId: m.messageId, err: (error as Error).message },

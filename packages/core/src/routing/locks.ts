@@ -7,9 +7,12 @@ import type { Executor } from "./context";
  * everywhere is: bank lock → conversation row(s) → agent_state row(s) by user id. See ADR 0005.
  */
 export async function lockBankRouting(db: Executor, tenantId: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(hashtextextended(${`kanal.routing.bank.${tenantId}`}, 0))`.execute(
-    db,
-  );
+  await sql`select ${bankRoutingLockSql(tenantId)}`.execute(db);
+}
+
+/** The bank lock as an expression, for a statement that takes it on the way (the ingest's insert). */
+export function bankRoutingLockSql(tenantId: string) {
+  return sql`pg_advisory_xact_lock(hashtextextended(${`kanal.routing.bank.${tenantId}`}, 0))`;
 }
 
 /**
@@ -32,15 +35,24 @@ export async function claimAgentSlot(
       .onConflict((oc) => oc.column("user_id").doNothing())
       .execute();
   }
-  let query = db
-    .withSchema("control")
-    .updateTable("agent_state")
-    .set({ open_count: sql`open_count + 1`, last_assigned_at: sql`now()` })
-    .where("user_id", "=", userId);
-  if (maxChats !== null) query = query.where("open_count", "<", maxChats);
-  if (options.requireOnline) query = query.where("presence", "=", "online");
-  const updated = await query.returning("open_count").executeTakeFirst();
-  return updated !== undefined;
+  const updated = await claimAgentSlotSql(userId, maxChats, options).execute(db);
+  return updated.rows.length > 0;
+}
+
+/**
+ * The guarded increment of claimAgentSlot as a statement of its own, for callers that fold it into a
+ * larger one (`with claim as (…)`): returns the person's row when the slot was taken, nothing otherwise.
+ */
+export function claimAgentSlotSql(
+  userId: string,
+  maxChats: number | null,
+  options: { requireOnline: boolean } = { requireOnline: true },
+) {
+  return sql`update control.agent_state set open_count = open_count + 1, last_assigned_at = now()
+    where user_id = ${userId}
+    ${maxChats !== null ? sql`and open_count < ${maxChats}` : sql``}
+    ${options.requireOnline ? sql`and presence = 'online'` : sql``}
+    returning user_id, open_count`;
 }
 
 /** Gives a slot back (chat closed, handed over, moved to a queue). */

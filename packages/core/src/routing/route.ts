@@ -1,4 +1,4 @@
-import type { Transaction, Database } from "@kanal/db";
+import type { Database, Tenant, Transaction } from "@kanal/db";
 import { sql } from "@kanal/db";
 import {
   type AdvisorCode,
@@ -12,13 +12,15 @@ import { notFound } from "../errors";
 import { compiledRuleBook } from "../rsk/rule-book";
 import type { Services } from "../services";
 import {
+  type AgentJson,
   type BankRoutingContext,
   type LoadedAgent,
-  loadBankRoutingContext,
-  loadRoutingAgents,
+  parseRoutingConfig,
+  routingAgentsJson,
+  toLoadedAgents,
 } from "./context";
 import { noEffects, type RoutingEffects, runEffects } from "./effects";
-import { claimAgentSlot, lockBankRouting } from "./locks";
+import { claimAgentSlotSql, lockBankRouting } from "./locks";
 
 export type RoutingTrigger = "new" | "reopen" | "unanswered" | "requeue";
 
@@ -170,19 +172,70 @@ function previousHandlerJoin(schema: string) {
     ) p on true`;
 }
 
-async function routingFacts(
+/** What one routing statement reads besides the conversation row: the facts and the people. */
+export interface RoutingSnapshot {
+  facts: RoutingFacts;
+  agents: LoadedAgent[];
+}
+
+/** Facts and people of a conversation of a bank whose context is loaded (one round trip). */
+async function routingSnapshot(
   trx: Transaction<Database>,
-  schema: string,
+  ctx: BankRoutingContext,
   conversationId: string,
-): Promise<RoutingFacts> {
+  now: Date,
+): Promise<RoutingSnapshot> {
   const row = (
-    await sql<RoutingFacts>`
-    select ${factsColumns(schema)}
-    from ${sql.id(schema, "conversations")} c ${previousHandlerJoin(schema)}
+    await sql<RoutingFacts & { agents: AgentJson[] }>`
+    select ${factsColumns(ctx.schema)},
+      ${routingAgentsJson(ctx.schema, sql`${ctx.tenant.id}`, sql`${ctx.kscOrgId}::text`, now)} as agents
+    from ${sql.id(ctx.schema, "conversations")} c ${previousHandlerJoin(ctx.schema)}
     where c.id = ${conversationId}`.execute(trx)
   ).rows[0];
   if (!row) throw notFound("Conversation");
-  return row;
+  const { agents, ...facts } = row;
+  return { facts, agents: toLoadedAgents(agents) };
+}
+
+/**
+ * Applies a decision in one round trip: for an agent, the guarded slot claim (ADR 0005: the updated
+ * agent_state row stays locked until commit, a concurrent claim waits and re-checks the guard), and only
+ * if it succeeded the conversation and its routing_decisions row. False when the claim failed (nothing
+ * was written then).
+ */
+async function applyDecision(
+  trx: Transaction<Database>,
+  schema: string,
+  conversation: { id: string; queued_at: Date | null },
+  decision: RoutingDecision,
+  summary: Record<string, unknown>,
+  sendAway: boolean,
+  now: Date,
+  chosen: LoadedAgent | undefined,
+): Promise<boolean> {
+  const target = decision.target;
+  const conversations = sql.id(schema, "conversations");
+  const routing = JSON.stringify(summary);
+  const step =
+    target.type === "agent"
+      ? sql`claim as (${claimAgentSlotSql(target.userId, chosen?.maxChats ?? null)}),
+        updated as (update ${conversations} set status = 'open', assignee_user_id = ${target.userId},
+          handled_by = ${target.handledBy}, queue = null, assigned_at = ${now}, routing = ${routing}::jsonb
+          where id = ${conversation.id} and exists (select 1 from claim) returning id)`
+      : sql`updated as (update ${conversations} set status = 'queued', assignee_user_id = null,
+          handled_by = ${target.handledBy}, queue = ${target.queue},
+          queued_at = ${conversation.queued_at ?? now}, routing = ${routing}::jsonb
+          ${sendAway ? sql`, away_sent_period = ${decision.closedPeriodKey}` : sql``}
+          where id = ${conversation.id} returning id)`;
+  const d = decisionColumns(summary);
+  const result = await sql<{ applied: boolean }>`
+    with ${step},
+    decided as (
+      insert into ${sql.id(schema, "routing_decisions")} (conversation_id, mode, rule, reason, target, candidates)
+      select updated.id, ${d.mode}, ${d.rule}, ${d.reason}, ${d.target}::jsonb, ${d.candidates}::jsonb
+      from updated)
+    select exists (select 1 from updated) as applied`.execute(trx);
+  return result.rows[0]?.applied === true;
 }
 
 export async function decideAndApply(
@@ -197,22 +250,22 @@ export async function decideAndApply(
   effects: RoutingEffects,
   options: DecideAndApplyOptions,
   /** Read together with the conversation row by a caller that locks it anyway (one round trip less). */
-  facts?: RoutingFacts,
+  snapshot?: RoutingSnapshot,
 ): Promise<RoutingOutcome | null> {
   const { now } = options;
-  const f = facts ?? (await routingFacts(trx, ctx.schema, conversation.id));
+  const { facts: f, agents: everyone } = snapshot ?? (await routingSnapshot(trx, ctx, conversation.id, now));
   const bankOnlyTopic = await bankOnlyTopicOf(trx, ctx.schema, f.rule_id, f.rule_version);
   const exclude = new Set(options.exclude ?? []);
-  const agents: LoadedAgent[] = (await loadRoutingAgents(trx, ctx, now)).filter(
-    (a) => !exclude.has(a.userId),
-  );
+  const agents: LoadedAgent[] = everyone.filter((a) => !exclude.has(a.userId));
   const advisorCodes: AdvisorCode[] = agents
     .filter((a) => a.advisorCode)
     .map((a) => ({ code: a.advisorCode ?? "", userId: a.userId }));
 
   let decision: RoutingDecision | null = null;
-  for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-    decision = decideRouting({
+  let summary: Record<string, unknown> = {};
+  let sendAway = false;
+  for (let attempt = 0; attempt < CLAIM_ATTEMPTS && !decision; attempt++) {
+    const candidate = decideRouting({
       config: ctx.config,
       bank: { region: ctx.tenant.region, timezone: ctx.tenant.timezone },
       now,
@@ -231,11 +284,25 @@ export async function decideAndApply(
       advisorCodes,
       bankOnlyTopic,
     });
-    if (decision.target.type === "queue") break;
-    const chosenId = decision.target.userId;
-    const chosen = agents.find((a) => a.userId === chosenId);
-    if (await claimAgentSlot(trx, chosenId, chosen?.maxChats ?? null)) break;
+    if (options.onlyIfAgent && candidate.target.type !== "agent") return null;
+    summary = routingSummary(candidate, options.trigger, now);
+    if (options.reasonPrefix) {
+      summary.reason = `${options.reasonPrefix.en} ${String(summary.reason)}`;
+      summary.reasonDe = `${options.reasonPrefix.de} ${String(summary.reasonDe)}`;
+    }
+    sendAway =
+      candidate.sendAwayMessage &&
+      candidate.closedPeriodKey !== null &&
+      conversation.away_sent_period !== candidate.closedPeriodKey;
+    const target = candidate.target;
+    const chosen = target.type === "agent" ? agents.find((a) => a.userId === target.userId) : undefined;
+    if (await applyDecision(trx, ctx.schema, conversation, candidate, summary, sendAway, now, chosen)) {
+      decision = candidate;
+      break;
+    }
+    if (target.type !== "agent") break;
     // Filled up (or went offline) since we read the snapshot: re-read them and decide again.
+    const chosenId = target.userId;
     const fresh = await trx
       .withSchema("control")
       .selectFrom("agent_state")
@@ -247,44 +314,12 @@ export async function decideAndApply(
       chosen.openCount = Math.max(fresh?.open_count ?? 0, chosen.maxChats ?? 0);
       chosen.lastAssignedAt = fresh?.last_assigned_at ?? chosen.lastAssignedAt;
     }
-    decision = null;
   }
   if (!decision) {
     // Every attempt lost its race: leave it to the queue of the bank's side, the back-fill takes it.
     throw new Error(`routing of ${conversation.id} lost ${CLAIM_ATTEMPTS} claims in a row`);
   }
-  if (options.onlyIfAgent && decision.target.type !== "agent") return null;
-
-  const summary = routingSummary(decision, options.trigger, now);
-  if (options.reasonPrefix) {
-    summary.reason = `${options.reasonPrefix.en} ${String(summary.reason)}`;
-    summary.reasonDe = `${options.reasonPrefix.de} ${String(summary.reasonDe)}`;
-  }
   const target = decision.target;
-  const sendAway =
-    decision.sendAwayMessage &&
-    decision.closedPeriodKey !== null &&
-    conversation.away_sent_period !== decision.closedPeriodKey;
-  // The conversation and its decision record in one round trip.
-  const conversations = sql.id(ctx.schema, "conversations");
-  const update =
-    target.type === "agent"
-      ? sql`update ${conversations} set status = 'open', assignee_user_id = ${target.userId},
-          handled_by = ${target.handledBy}, queue = null, assigned_at = ${now},
-          routing = ${JSON.stringify(summary)}::jsonb
-          where id = ${conversation.id} returning id`
-      : sql`update ${conversations} set status = 'queued', assignee_user_id = null,
-          handled_by = ${target.handledBy}, queue = ${target.queue},
-          queued_at = ${conversation.queued_at ?? now}, routing = ${JSON.stringify(summary)}::jsonb
-          ${sendAway ? sql`, away_sent_period = ${decision.closedPeriodKey}` : sql``}
-          where id = ${conversation.id} returning id`;
-  const d = decisionColumns(summary);
-  await sql`
-    with updated as (${update})
-    insert into ${sql.id(ctx.schema, "routing_decisions")}
-      (conversation_id, mode, rule, reason, target, candidates)
-    select updated.id, ${d.mode}, ${d.rule}, ${d.reason}, ${d.target}::jsonb, ${d.candidates}::jsonb
-    from updated`.execute(trx);
 
   const eventData = {
     tenant: ctx.tenant.slug,
@@ -316,6 +351,84 @@ export async function decideAndApply(
   };
 }
 
+type RoutedRow = RoutingFacts & {
+  id: string;
+  customer_id: string;
+  status: string;
+  routing: unknown;
+  away_sent_period: string | null;
+  queued_at: Date | null;
+  agents: AgentJson[];
+  ksc_org_id: string | null;
+  routing_settings: unknown;
+  region: Tenant["region"];
+  timezone: string;
+};
+
+const skippedOutcome = (input: RouteConversationInput, why: string): RoutingOutcome => ({
+  status: "skipped",
+  conversationId: input.conversationId,
+  tenantId: input.tenantId,
+  assigneeUserId: null,
+  queue: null,
+  handledBy: null,
+  rule: null,
+  reason: null,
+  skipped: why,
+});
+
+/**
+ * Routes a queued conversation inside the caller's transaction, which must already hold the bank lock
+ * (routeConversation takes it; the ingest takes it while inserting the conversation). One statement reads
+ * the conversation row (locked), its facts, the people, the bank's KSC contract, routing settings and
+ * service-hours region; a second claims the chosen agent's slot and applies the decision. Events and the
+ * away message are collected in `effects`, for the caller to run after commit.
+ */
+export async function routeLockedConversation(
+  trx: Transaction<Database>,
+  tenant: Tenant,
+  input: RouteConversationInput,
+  effects: RoutingEffects,
+  now: Date,
+): Promise<RoutingOutcome> {
+  const schema = tenant.schema_name;
+  const row = (
+    await sql<RoutedRow>`
+    select c.id, c.customer_id, c.status, c.routing, c.away_sent_period, c.queued_at,
+      ${factsColumns(schema)},
+      t.region, t.timezone, k.ksc_org_id,
+      (select value from ${sql.id(schema, "settings")} where key = 'routing') as routing_settings,
+      ${routingAgentsJson(schema, sql`t.id`, sql`k.ksc_org_id`, now)} as agents
+    from ${sql.id(schema, "conversations")} c ${previousHandlerJoin(schema)}
+    join control.tenants t on t.id = ${tenant.id}
+    left join control.ksc_contracts k on k.tenant_id = t.id
+    where c.id = ${input.conversationId}
+    for update of c`.execute(trx)
+  ).rows[0];
+  if (!row) return skippedOutcome(input, "not_found");
+  if (row.status !== "queued") return skippedOutcome(input, `already_${row.status}`);
+  if (row.routing !== null) return skippedOutcome(input, "already_routed");
+  const { agents, ksc_org_id, routing_settings, region, timezone, ...facts } = row;
+  const ctx: BankRoutingContext = {
+    tenant: { ...tenant, region, timezone },
+    schema,
+    config: parseRoutingConfig(routing_settings),
+    kscOrgId: ksc_org_id,
+  };
+  const outcome = await decideAndApply(
+    trx,
+    ctx,
+    row,
+    effects,
+    { now, trigger: input.trigger },
+    {
+      facts,
+      agents: toLoadedAgents(agents),
+    },
+  );
+  return outcome ?? skippedOutcome(input, "no_decision");
+}
+
 /**
  * The one routing decision of a new or reopened conversation, applied in one transaction: bank lock,
  * conversation row, decision, guarded slot claim, conversation + routing_decisions rows. Idempotent:
@@ -325,47 +438,24 @@ export async function decideAndApply(
 export async function routeConversation(
   services: Services,
   input: RouteConversationInput,
-  /** `schema`: the bank's schema when the caller knows it (saves a round trip). */
-  options: { now?: Date; schema?: string } = {},
+  /** `tenant`: the bank's row when the caller has it (saves a round trip). */
+  options: { now?: Date; tenant?: Tenant } = {},
 ): Promise<RoutingOutcome> {
   const now = options.now ?? new Date();
-  const ctx = await loadBankRoutingContext(services.db, input.tenantId, options.schema);
+  const tenant =
+    options.tenant ??
+    (await services.db
+      .withSchema("control")
+      .selectFrom("tenants")
+      .selectAll()
+      .where("id", "=", input.tenantId)
+      .executeTakeFirst());
+  if (!tenant) throw notFound("Tenant");
   const effects = noEffects();
-  const skipped = (why: string): RoutingOutcome => ({
-    status: "skipped",
-    conversationId: input.conversationId,
-    tenantId: input.tenantId,
-    assigneeUserId: null,
-    queue: null,
-    handledBy: null,
-    rule: null,
-    reason: null,
-    skipped: why,
-  });
   const outcome = await services.db.transaction().execute(async (trx) => {
-    await lockBankRouting(trx, ctx.tenant.id);
-    const row = (
-      await sql<
-        RoutingFacts & {
-          id: string;
-          customer_id: string;
-          status: string;
-          routing: unknown;
-          away_sent_period: string | null;
-          queued_at: Date | null;
-        }
-      >`
-      select c.id, c.customer_id, c.status, c.routing, c.away_sent_period, c.queued_at,
-        ${factsColumns(ctx.schema)}
-      from ${sql.id(ctx.schema, "conversations")} c ${previousHandlerJoin(ctx.schema)}
-      where c.id = ${input.conversationId}
-      for update of c`.execute(trx)
-    ).rows[0];
-    if (!row) return skipped("not_found");
-    if (row.status !== "queued") return skipped(`already_${row.status}`);
-    if (row.routing !== null) return skipped("already_routed");
-    return decideAndApply(trx, ctx, row, effects, { now, trigger: input.trigger }, row);
+    await lockBankRouting(trx, tenant.id);
+    return routeLockedConversation(trx, tenant, input, effects, now);
   });
   await runEffects(services, effects);
-  return outcome ?? skipped("no_decision");
+  return outcome;
 }

@@ -253,7 +253,7 @@ export async function routeUnrouted(services: Services, ctx: BankRoutingContext,
     const outcome = await routeConversation(
       services,
       { tenantId: ctx.tenant.id, conversationId: id, trigger: "new" },
-      { now, schema: ctx.schema },
+      { now, tenant: ctx.tenant },
     );
     if (outcome.status !== "skipped") routed++;
   }

@@ -175,6 +175,13 @@ async function suggestCallback(services: Services, tenant: Tenant, job: AfterInb
   return true;
 }
 
+/** What the handover rule looks at before it takes any lock. */
+export interface ConversationGlance {
+  status: string;
+  handled_by: string | null;
+  queue: string | null;
+}
+
 /**
  * A topic the rule sends to the advisor, in a chat the KSC handles: the chat moves to the bank (reserved
  * to it, like a KSC agent's own handover) and goes straight to the customer's advisor when they are online
@@ -186,16 +193,19 @@ async function handOverToAdvisor(
   tenant: Tenant,
   job: AfterInboundJob,
   rule: Rule,
+  known: ConversationGlance | null,
 ): Promise<AfterInboundOutcome["handedOver"]> {
   const schema = tenant.schema_name;
   const now = new Date();
   // Most such chats are the bank's own already: see that without taking the bank's routing lock.
-  const glance = await services.db
-    .withSchema(schema)
-    .selectFrom("conversations")
-    .select(["status", "handled_by", "queue"])
-    .where("id", "=", job.conversationId)
-    .executeTakeFirst();
+  const glance =
+    known ??
+    (await services.db
+      .withSchema(schema)
+      .selectFrom("conversations")
+      .select(["status", "handled_by", "queue"])
+      .where("id", "=", job.conversationId)
+      .executeTakeFirst());
   if (!glance || glance.status === "closed" || (glance.handled_by !== "ksc" && glance.queue !== "ksc"))
     return null;
   const result = await services.db.transaction().execute(async (trx) => {
@@ -402,8 +412,11 @@ export function afterInboundHasWork(
 export async function handleAfterInbound(
   services: Services,
   job: AfterInboundJob,
-  /** The ingest, running this right after storing the message, already has both. */
-  known?: { tenant: Tenant; text: string | null },
+  /**
+   * The ingest, running this right after storing the message, already has the tenant and the text, and
+   * for a conversation it routed, its status, side and queue as committed.
+   */
+  known?: { tenant: Tenant; text: string | null; conversation?: ConversationGlance | null },
 ): Promise<AfterInboundOutcome> {
   const outcome: AfterInboundOutcome = {
     hintSent: false,
@@ -454,7 +467,7 @@ export async function handleAfterInbound(
       outcome.callbackSuggested = await suggestCallback(services, tenant, job, rule);
       break;
     case "handover_to_advisor":
-      outcome.handedOver = await handOverToAdvisor(services, tenant, job, rule);
+      outcome.handedOver = await handOverToAdvisor(services, tenant, job, rule, known?.conversation ?? null);
       break;
     case "answer":
       break;

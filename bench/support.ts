@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { cpus } from "node:os";
 import { Redis } from "ioredis";
@@ -275,9 +275,10 @@ export interface ChildService {
 
 /** Starts `node --import tsx <script>` with the given env; its output goes to this process (prefixed). */
 export function spawnService(name: string, script: string, env: Record<string, string>): ChildService {
-  // BENCH_PROFILE=api (or worker, sim …) writes a V8 CPU profile of that child to /tmp/kanal-bench-prof.
+  // BENCH_PROFILE=api (or worker, sim …) writes a V8 CPU profile of that child to /tmp/kanal-bench-prof
+  // (or BENCH_PROFILE_DIR).
   const profile = (process.env.BENCH_PROFILE ?? "").split(",").includes(name)
-    ? ["--cpu-prof", "--cpu-prof-dir=/tmp/kanal-bench-prof"]
+    ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR ?? "/tmp/kanal-bench-prof"}`]
     : [];
   // The API and the worker run as production does: bundled JavaScript (bench/run.ts builds it first).
   // BENCH_TSX=1 runs the TypeScript sources through tsx instead, as `npm start` does.
@@ -339,6 +340,23 @@ export function cpuSeconds(pid: number | undefined): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/** CPU seconds (user + system) of every live process with this command name (`postgres`, `redis-server`). */
+export function cpuSecondsOfCommand(command: string): number {
+  let total = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) !== command) continue;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      total += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // The process ended between listing and reading.
+    }
+  }
+  return total;
 }
 
 /** Resident set size of a process in MB, from /proc (Linux). */

@@ -116,7 +116,6 @@ export class WhatsappWebhookIngest {
         "content-type": "application/json",
         "content-length": body.length,
         "x-request-id": requestId,
-        ...(result.status === 413 && { connection: "close" }),
       });
       res.end(body);
     };
@@ -130,7 +129,8 @@ export class WhatsappWebhookIngest {
     const payloadTooLarge = () =>
       answer({ status: 413, body: errorBodyFor(requestId, "payload_too_large", "Webhook body too large") });
     // Node's parser has already rejected a malformed Content-Length; a declared length over the limit is
-    // refused before reading, a body without one is counted as it arrives.
+    // refused before reading, a body without one is counted as it arrives. Either way Node then reads and
+    // discards the rest (bounded by the server's request timeout), so the client gets the answer.
     const declared = req.headers["content-length"];
     if (declared !== undefined && Number(declared) > MAX_WEBHOOK_BYTES) {
       payloadTooLarge();

@@ -2,5 +2,5 @@ export * from "./connection";
 export * from "./migrator";
 export * from "./migration";
 export type * from "./types";
-export { CompiledQuery, sql } from "kysely";
+export { sql } from "kysely";
 export type { Kysely, Transaction, Selectable, Insertable, Updateable } from "kysely";

@@ -147,38 +147,43 @@ export class WebhookStore {
     while (this.queue.length > 0 && this.inFlight < (this.options.maxInFlight ?? 1)) {
       const batch = this.queue.splice(0, this.options.maxBatch ?? 500);
       this.inFlight++;
-      void this.write(batch).finally(() => {
-        this.inFlight--;
-        this.pump();
-      });
+      void this.write(batch);
     }
   }
 
   private async write(batch: typeof this.queue): Promise<void> {
+    let rows: InsertedWebhook[] | null = null;
     try {
       const parameters: (string | null)[] = [];
       for (const b of batch) parameters.push(b.row.body, b.row.status, b.row.error);
       // One named statement per batch size, its text built once and prepared once per connection: the
       // query builder's compile per batch cost the API more CPU than the round trip, and Postgres'
       // parse and plan of a fresh statement per batch were a quarter of its CPU on this path.
-      const { rows } = await poolOf(this.db).query<InsertedWebhook>({
-        name: `kanal_webhook_insert_${batch.length}`,
-        text: insertStatement(batch.length),
-        values: parameters,
-      });
-      // What is handed on is decided by each returned row's own status, not by its position; the
-      // position (VALUES order, which Postgres keeps) only names the id in a request's answer and log.
-      const pending: Pick<StoredWebhook, "id" | "receivedAt">[] = [];
-      for (const r of rows) if (r.status === "pending") pending.push({ id: r.id, receivedAt: r.received_at });
-      this.onStored(pending);
-      batch.forEach((b, i) => {
-        const row = rows[i];
-        if (row) b.resolve({ id: row.id, status: b.row.status, receivedAt: row.received_at });
-        else b.reject(new Error("webhook batch insert returned fewer rows than it was given"));
-      });
+      rows = (
+        await poolOf(this.db).query<InsertedWebhook>({
+          name: `kanal_webhook_insert_${batch.length}`,
+          text: insertStatement(batch.length),
+          values: parameters,
+        })
+      ).rows;
     } catch (error) {
       for (const b of batch) b.reject(error as Error);
+    } finally {
+      // The next batch goes out before this one's requests are answered (a socket write each), not after.
+      this.inFlight--;
+      this.pump();
     }
+    if (rows === null) return;
+    // What is handed on is decided by each returned row's own status, not by its position; the
+    // position (VALUES order, which Postgres keeps) only names the id in a request's answer and log.
+    const pending: Pick<StoredWebhook, "id" | "receivedAt">[] = [];
+    for (const r of rows) if (r.status === "pending") pending.push({ id: r.id, receivedAt: r.received_at });
+    this.onStored(pending);
+    batch.forEach((b, i) => {
+      const row = rows?.[i];
+      if (row) b.resolve({ id: row.id, status: b.row.status, receivedAt: row.received_at });
+      else b.reject(new Error("webhook batch insert returned fewer rows than it was given"));
+    });
   }
 }
 

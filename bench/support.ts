@@ -275,9 +275,10 @@ export interface ChildService {
 
 /** Starts `node --import tsx <script>` with the given env; its output goes to this process (prefixed). */
 export function spawnService(name: string, script: string, env: Record<string, string>): ChildService {
-  // BENCH_PROFILE=api (or worker, sim …) writes a V8 CPU profile of that child to /tmp/kanal-bench-prof.
+  // BENCH_PROFILE=api (or worker, sim …) writes a V8 CPU profile of that child to /tmp/kanal-bench-prof
+  // (or BENCH_PROFILE_DIR).
   const profile = (process.env.BENCH_PROFILE ?? "").split(",").includes(name)
-    ? ["--cpu-prof", "--cpu-prof-dir=/tmp/kanal-bench-prof"]
+    ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR ?? "/tmp/kanal-bench-prof"}`]
     : [];
   // The API and the worker run as production does: bundled JavaScript (bench/run.ts builds it first).
   // BENCH_TSX=1 runs the TypeScript sources through tsx instead, as `npm start` does.

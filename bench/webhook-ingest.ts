@@ -18,6 +18,7 @@ import {
   repeatRuns,
   clearQueuePrefix,
   cpuSeconds,
+  commandCpuSeconds,
   dropBenchDatabase,
   freePort,
   freshDatabase,
@@ -49,6 +50,7 @@ interface LoadResult {
   exhausted: boolean;
   totalAcked: number;
   acked: string[];
+  cpuSeconds: number;
 }
 
 function runLoad(env: Record<string, string>): Promise<LoadResult> {
@@ -133,6 +135,8 @@ async function oneRun(run: number) {
     const bank = await onboardBank(await providerClient(system));
     await waitForHttp(`http://127.0.0.1:${port}/healthz`);
     const cpu0 = cpuSeconds(api.child.pid);
+    const pg0 = commandCpuSeconds("postgres");
+    const redis0 = commandCpuSeconds("redis-server");
     const load = await runLoad({
       TARGET_URL: `http://127.0.0.1:${port}/webhooks/whatsapp`,
       CONNECTIONS: String(CONNECTIONS),
@@ -142,6 +146,12 @@ async function oneRun(run: number) {
       RUN_TAG: `${run}${Date.now().toString(36)}`,
     });
     const apiCpu = cpuSeconds(api.child.pid) - cpu0;
+    const pgCpu = commandCpuSeconds("postgres") - pg0;
+    const redisCpu = commandCpuSeconds("redis-server") - redis0;
+    // Warm-up plus measurement: the span in which the load generator keeps every connection busy.
+    const loadSeconds = (DURATION_MS + 2_000) / 1000;
+    if (load.exhausted)
+      throw new Error("the load generator ran out of pre-signed bodies; raise MAX_REQUESTS");
     // Every acknowledged event is in Postgres (bodies are stored masked, ids intact).
     const { db } = system.services;
     const stored = await sql<{ wamid: string; size: number }>`
@@ -163,7 +173,11 @@ async function oneRun(run: number) {
       pgbenchTps: pg.tps,
       ratio: load.perSecond / pg.tps,
       bodySize,
-      apiCpuPerSecond: apiCpu / ((DURATION_MS + 2_000) / 1000),
+      apiCpuPerSecond: apiCpu / loadSeconds,
+      loadgenCpuPerSecond: load.cpuSeconds / loadSeconds,
+      pgCpuPerSecond: pgCpu / loadSeconds,
+      redisCpuPerSecond: redisCpu / loadSeconds,
+      apiCpuPerWebhookUs: (apiCpu / load.totalAcked) * 1e6,
     };
   } finally {
     await api.stop();
@@ -188,6 +202,10 @@ printTable(
     "pgbench tps": round(r.pgbenchTps, 0),
     ratio: round(r.ratio, 2),
     "API CPU (cores)": round(r.apiCpuPerSecond, 2),
+    "API µs/webhook": round(r.apiCpuPerWebhookUs, 0),
+    "loadgen CPU": round(r.loadgenCpuPerSecond, 2),
+    "PG CPU": round(r.pgCpuPerSecond, 2),
+    "Redis CPU": round(r.redisCpuPerSecond, 2),
   })),
 );
 const rate = median(runs.map((r) => r.perSecond));

@@ -1,8 +1,9 @@
 import net from "node:net";
 import type { DestinationStream } from "pino";
-import { serve, type ServerType } from "@hono/node-server";
+import type { Server } from "node:http";
 import { createSimulator, type RunningSimulator } from "@kanal/simulator";
 import { processors, startWorkers, type RunningWorkers } from "@kanal/worker";
+import { createApiServer } from "../../apps/api/src/server";
 import { serveWebConsole } from "../../apps/api/src/static";
 import { startTestSystem, type TestSystem } from "./system";
 
@@ -63,8 +64,9 @@ export async function startFullSystem(
       ...options.env,
     },
   });
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: system.app.fetch, port: apiPort, hostname: "127.0.0.1" }, () => resolve(s));
+  // The API's own server, as apps/api/src/main.ts listens with (webhook POSTs on Node's fast path).
+  const server: Server = await new Promise((resolve) => {
+    const s = createApiServer(system.app).listen(apiPort, "127.0.0.1", () => resolve(s));
   });
   const workers =
     options.workers === false
@@ -88,7 +90,7 @@ export async function startFullSystem(
     simPost,
     simGet,
     dropConnections() {
-      if ("closeAllConnections" in server) server.closeAllConnections();
+      server.closeAllConnections();
     },
     async close() {
       await workers.close();

@@ -21,7 +21,7 @@ import { keepStreamsAlreadySent, registerEvents } from "./routes/events";
 import { registerRules } from "./routes/rules";
 import { registerSnippets } from "./routes/snippets";
 import { registerWebhookOps, registerWhatsappAdmin } from "./routes/whatsapp-admin";
-import { registerWhatsappWebhook, registerWhatsappWebhookIngest } from "./routes/whatsapp-webhook";
+import { registerWhatsappWebhook, WhatsappWebhookIngest } from "./routes/whatsapp-webhook";
 import { measure, registerOps } from "./routes/ops";
 import { registerTenants } from "./routes/tenants";
 
@@ -46,8 +46,10 @@ export function newApp(services: Services, hub: EventHub, hooks: AppHooks = {}) 
     },
   });
 
-  // Before the global middleware on purpose: the webhook ingest path stays lean.
-  registerWhatsappWebhookIngest(app, services);
+  // Before the global middleware on purpose: the webhook ingest path stays lean (and the API's own
+  // server answers it without Hono at all, see server.ts).
+  const webhookIngest = new WhatsappWebhookIngest(services);
+  webhookIngest.register(app);
   app.use("/v1/events", keepStreamsAlreadySent);
   app.use("*", requestId({ headerName: "X-Request-Id", generator: () => crypto.randomUUID() }));
   app.use("*", async (c, next) => {
@@ -111,7 +113,7 @@ export function newApp(services: Services, hub: EventHub, hooks: AppHooks = {}) 
 
   app.notFound((c) => c.json(errorBody(c, "not_found", "No such route"), 404));
   app.onError(onError);
-  return app;
+  return Object.assign(app, { webhookIngest });
 }
 
 export type KanalApp = ReturnType<typeof newApp>;

@@ -32,11 +32,16 @@ export const errorResponses = {
 } as const;
 
 export function errorBody(c: Context<AppEnv>, code: ErrorCode, message: string, fields?: FieldError[]) {
+  return errorBodyFor(c.get("requestId") ?? "", code, message, fields);
+}
+
+/** The error shape outside a Hono context (the webhook path served straight by Node). */
+export function errorBodyFor(requestId: string, code: ErrorCode, message: string, fields?: FieldError[]) {
   return {
     error: {
       code,
       message,
-      requestId: c.get("requestId") ?? "",
+      requestId,
       ...(fields && fields.length > 0 && { fields }),
     },
   };

@@ -1,9 +1,9 @@
-import { serve } from "@hono/node-server";
 import { loadConfig } from "@kanal/config";
 import { createServices, EventHub } from "@kanal/core";
 import { Redis } from "ioredis";
 import { newApp } from "./app";
 import { apiHooks } from "./hooks";
+import { createApiServer } from "./server";
 import { serveWebConsole } from "./static";
 
 const config = loadConfig();
@@ -12,8 +12,9 @@ const hub = new EventHub(new Redis(config.REDIS_URL, { maxRetriesPerRequest: nul
 await hub.start();
 const app = newApp(services, hub, { ...apiHooks(services), extend: serveWebConsole(config.WEB_DIST_DIR) });
 
-const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
-  services.logger.info({ port: info.port, host: config.HOST }, "api listening");
+const server = createApiServer(app);
+server.listen(config.PORT, config.HOST, () => {
+  services.logger.info({ port: config.PORT, host: config.HOST }, "api listening");
 });
 
 let stopping = false;

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signWebhookBody, sweepPendingWebhooks } from "@kanal/core";
 import { sql } from "@kanal/db";
@@ -232,6 +233,62 @@ describe("POST /webhooks/whatsapp", () => {
     const res = await postWebhook(body);
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("payload_too_large");
+    expect(await countEvents()).toBe(before);
+  });
+
+  it("answers 401 and 413 in the error shape, with the request id of its X-Request-Id header", async () => {
+    const body = forBank("inbound-text");
+    for (const res of [
+      await postWebhook(body, "sha256=deadbeef"),
+      await postWebhook(`{"entry":[],"pad":"${"x".repeat(4 * 1024 * 1024)}"}`),
+    ]) {
+      const requestId = res.headers.get("x-request-id");
+      expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(res.headers.get("content-type")).toContain("application/json");
+      const code = res.status === 401 ? "unauthenticated" : "payload_too_large";
+      expect(await res.json()).toEqual({ error: { code, message: expect.any(String), requestId } });
+    }
+  });
+
+  it("stores a body sent without Content-Length (chunked) and refuses one growing past 4 MB with 413", async () => {
+    const secret = system.env.WHATSAPP_APP_SECRET as string;
+    const postChunked = (chunks: string[], signature: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(
+          `${system.apiUrl}/webhooks/whatsapp`,
+          {
+            method: "POST",
+            headers: { "content-type": "application/json", "x-hub-signature-256": signature },
+          },
+          (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (c: string) => {
+              text += c;
+            });
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+          },
+        );
+        req.on("error", reject);
+        // Several writes and no length: Node sends the body with Transfer-Encoding: chunked.
+        for (const chunk of chunks) req.write(chunk);
+        req.end();
+      });
+    const body = forBank("inbound-text");
+    const wamid = /"id":"(wamid\.[^"]+)"/.exec(body)?.[1] ?? "";
+    const half = Math.floor(body.length / 2);
+    const ok = await postChunked([body.slice(0, half), body.slice(half)], signWebhookBody(body, secret));
+    expect(ok).toEqual({ status: 200, body: '{"received":true}' });
+    const stored = await sql<{ body: string }>`
+      select body from control.webhook_events where body like ${`%${wamid}%`}`.execute(system.services.db);
+    expect(stored.rows.map((r) => r.body)).toEqual([body]);
+
+    const before = await countEvents();
+    const piece = "x".repeat(64 * 1024);
+    const big = [`{"entry":[],"pad":"`, ...Array.from({ length: 70 }, () => piece), `"}`];
+    const refused = await postChunked(big, signWebhookBody(big.join(""), secret));
+    expect(refused.status).toBe(413);
+    expect((JSON.parse(refused.body) as { error: { code: string } }).error.code).toBe("payload_too_large");
     expect(await countEvents()).toBe(before);
   });
 

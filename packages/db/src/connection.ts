@@ -15,6 +15,8 @@ function withUser(url: string): string {
   return u.toString();
 }
 
+const pools = new WeakMap<Db, pg.Pool>();
+
 export function createDb(
   databaseUrl: string,
   options: {
@@ -35,7 +37,19 @@ export function createDb(
     ...(options.preparedStatements && { options: "-c plan_cache_mode=force_generic_plan" }),
   });
   if (options.preparedStatements) pool.on("connect", prepareStatements);
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  pools.set(db, pool);
+  return db;
+}
+
+/**
+ * The `pg` pool under a `Db`, for the one statement that needs what Kysely does not offer: a named
+ * (prepared once per connection) statement on a hot path. Everything else goes through Kysely.
+ */
+export function poolOf(db: Db): pg.Pool {
+  const pool = pools.get(db);
+  if (!pool) throw new Error("not a Db made by createDb");
+  return pool;
 }
 
 /** Named statements per connection (and texts per process) at most; beyond, new texts run unnamed. */

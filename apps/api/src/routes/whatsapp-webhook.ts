@@ -2,6 +2,8 @@ import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { Counter } from "prom-client";
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   constantTimeEqual,
   type Services,
@@ -10,7 +12,7 @@ import {
   WebhookStore,
 } from "@kanal/core";
 import type { AppEnv } from "../env";
-import { errorBody } from "../errors";
+import { errorBody, errorBodyFor } from "../errors";
 import { metricsRegistry } from "./ops";
 
 const webhooks = new Counter({
@@ -55,59 +57,142 @@ const tooLarge = (c: Context<AppEnv>) =>
   c.json(errorBody(c, "payload_too_large", "Webhook body too large"), 413);
 const limitBody = bodyLimit({ maxSize: MAX_WEBHOOK_BYTES, onError: tooLarge });
 
+const stored = webhooks.labels("stored");
+const deadLetter = webhooks.labels("dead_letter");
+const badSignature = webhooks.labels("bad_signature");
+
+type WebhookAnswer = { status: 200 | 401 | 413 | 500; body: unknown };
+const RECEIVED = { received: true };
+const RECEIVED_JSON = Buffer.from(JSON.stringify(RECEIVED));
+
 /**
- * The webhook POST is the hottest path (3× outgoing plus 1× incoming traffic): it is mounted before the
- * global middleware, with only what it needs — a request id, the body limit, the signature check, one
- * insert and a batched hand-over to the worker.
+ * `POST /webhooks/whatsapp`, the hottest path (3× outgoing plus 1× incoming traffic): the signature check
+ * over the raw bytes, one group-committed insert (answered only once its row committed) and a batched
+ * hand-over to the worker. Served two ways with the same logic: straight from Node's HTTP server
+ * (`serveNode`, what the API process listens with: no web Request/Response, no router, no middleware
+ * per webhook) and as a Hono route (for `app.request()` and any other fetch-style host).
  */
-export function registerWhatsappWebhookIngest(app: OpenAPIHono<AppEnv>, services: Services) {
-  const relay = new WebhookRelay(services.queues, (error, count) => {
-    services.logger.warn(
-      { events: count, err: error.message },
-      "webhook enqueue failed; the sweeper will pick it up",
+export class WhatsappWebhookIngest {
+  private readonly store: WebhookStore;
+
+  constructor(private readonly services: Services) {
+    const relay = new WebhookRelay(services.queues, (error, count) => {
+      services.logger.warn(
+        { events: count, err: error.message },
+        "webhook enqueue failed; the sweeper will pick it up",
+      );
+    });
+    this.store = new WebhookStore(services.db, (events) => {
+      // Stored durably: the relay hands them to the worker within milliseconds.
+      for (const event of events) relay.push(event);
+    });
+  }
+
+  /** The answer to one webhook POST whose body is `raw`. */
+  async ingest(raw: Buffer, signature: string | undefined, requestId: string): Promise<WebhookAnswer> {
+    if (!verifyWebhookSignature(raw, signature, this.services.config.WHATSAPP_APP_SECRET)) {
+      badSignature.inc();
+      return {
+        status: 401,
+        body: errorBodyFor(requestId, "unauthenticated", "Missing or wrong X-Hub-Signature-256"),
+      };
+    }
+    const event = await this.store.store(raw.toString("utf8"));
+    if (event.status === "dead") {
+      deadLetter.inc();
+      this.services.logger.warn({ eventId: event.id, requestId }, "malformed webhook kept as dead letter");
+    } else {
+      stored.inc();
+    }
+    return { status: 200, body: RECEIVED };
+  }
+
+  /** Node `request` listener for `POST /webhooks/whatsapp`. */
+  serveNode(req: IncomingMessage, res: ServerResponse): void {
+    const requestId = randomUUID();
+    const answer = (result: WebhookAnswer) => {
+      const body = result.body === RECEIVED ? RECEIVED_JSON : Buffer.from(JSON.stringify(result.body));
+      res.writeHead(result.status, {
+        "content-type": "application/json",
+        "content-length": body.length,
+        "x-request-id": requestId,
+      });
+      res.end(body);
+    };
+    const fail = (error: Error) => {
+      this.services.logger.error(
+        { err: { name: error.name, message: error.message, stack: error.stack }, requestId },
+        "unhandled error",
+      );
+      answer({ status: 500, body: errorBodyFor(requestId, "internal", "Internal error") });
+    };
+    const payloadTooLarge = () =>
+      answer({ status: 413, body: errorBodyFor(requestId, "payload_too_large", "Webhook body too large") });
+    // Node's parser has already rejected a malformed Content-Length; a declared length over the limit is
+    // refused before reading, a body without one is counted as it arrives. Either way Node then reads and
+    // discards the rest (bounded by the server's request timeout), so the client gets the answer.
+    const declared = req.headers["content-length"];
+    if (declared !== undefined && Number(declared) > MAX_WEBHOOK_BYTES) {
+      payloadTooLarge();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_WEBHOOK_BYTES) {
+        if (!res.headersSent) payloadTooLarge();
+        req.removeAllListeners("data");
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (size > MAX_WEBHOOK_BYTES) return;
+      const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      const signature = req.headers["x-hub-signature-256"];
+      this.ingest(raw, typeof signature === "string" ? signature : undefined, requestId).then(answer, fail);
+    });
+    req.on("error", () => res.destroy());
+  }
+
+  /** The same endpoint as a Hono route, mounted before the global middleware. */
+  register(app: OpenAPIHono<AppEnv>): void {
+    app.post(
+      "/webhooks/whatsapp",
+      async (c, next) => {
+        const requestId = randomUUID();
+        c.set("requestId", requestId);
+        c.set("services", this.services);
+        c.header("X-Request-Id", requestId);
+        await next();
+      },
+      async (c, next) => {
+        // A body with a Content-Length is checked by that header and read straight from the socket
+        // (hono's bodyLimit would first build a full web Request around it); one without goes through
+        // bodyLimit.
+        const length = c.req.header("content-length");
+        if (length === undefined || c.req.header("transfer-encoding") !== undefined)
+          return limitBody(c, next);
+        if (!/^\d+$/.test(length) || Number(length) > MAX_WEBHOOK_BYTES) return tooLarge(c);
+        await next();
+      },
+      async (c) => {
+        const raw = Buffer.from(await c.req.arrayBuffer());
+        const result = await this.ingest(raw, c.req.header("x-hub-signature-256"), c.get("requestId"));
+        return c.json(result.body as object, result.status as 200 | 401);
+      },
     );
-  });
-  const store = new WebhookStore(services.db, (events) => {
-    // Stored durably: the relay hands them to the worker within milliseconds.
-    for (const event of events) relay.push(event);
-  });
-  app.post(
-    "/webhooks/whatsapp",
-    async (c, next) => {
-      const requestId = crypto.randomUUID();
-      c.set("requestId", requestId);
-      c.set("services", services);
-      c.header("X-Request-Id", requestId);
-      await next();
-    },
-    async (c, next) => {
-      // Meta always sends Content-Length: checking the header lets the body be read straight from the
-      // socket (hono's bodyLimit would first build a full web Request around it — a third of the CPU
-      // of this path). A body without a length goes through bodyLimit as before.
-      const length = c.req.header("content-length");
-      if (length === undefined || c.req.header("transfer-encoding") !== undefined) return limitBody(c, next);
-      if (!/^\d+$/.test(length) || Number(length) > MAX_WEBHOOK_BYTES) return tooLarge(c);
-      await next();
-    },
-    async (c) => {
-      const raw = Buffer.from(await c.req.arrayBuffer());
-      if (
-        !verifyWebhookSignature(raw, c.req.header("x-hub-signature-256"), services.config.WHATSAPP_APP_SECRET)
-      ) {
-        webhooks.inc({ outcome: "bad_signature" });
-        return c.json(errorBody(c, "unauthenticated", "Missing or wrong X-Hub-Signature-256"), 401);
-      }
-      const stored = await store.store(raw.toString("utf8"));
-      if (stored.status === "dead") {
-        webhooks.inc({ outcome: "dead_letter" });
-        services.logger.warn(
-          { eventId: stored.id, requestId: c.get("requestId") },
-          "malformed webhook kept as dead letter",
-        );
-        return c.json({ received: true }, 200);
-      }
-      webhooks.inc({ outcome: "stored" });
-      return c.json({ received: true }, 200);
-    },
+  }
+}
+
+/** `POST /webhooks/whatsapp` (with or without a query string) — the requests `serveNode` answers. */
+export function isWebhookIngestRequest(method: string | undefined, url: string | undefined): boolean {
+  return (
+    method === "POST" &&
+    url !== undefined &&
+    url.startsWith("/webhooks/whatsapp") &&
+    (url.length === 18 || url.charCodeAt(18) === 63) // "?"
   );
 }

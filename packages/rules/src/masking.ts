@@ -44,19 +44,75 @@ export function isLuhnValid(digits: string): boolean {
   return digits.length > 0 && sum % 10 === 0;
 }
 
+/** A card number's digits: a scheme's first digit (2–6) and a valid Luhn check digit. */
+function looksLikeCard(digits: string): boolean {
+  // Card schemes start with 2–6 (Mastercard, Amex/Diners/JCB, Visa, Maestro/Discover/UnionPay);
+  // German phone numbers start with 0 or +, order numbers rarely pass Luhn and this prefix.
+  const first = digits.charCodeAt(0) - 48;
+  return digits.length >= 13 && digits.length <= 19 && first >= 2 && first <= 6 && isLuhnValid(digits);
+}
+
+function cardFinding(digits: string, findings: MaskFinding[]): string {
+  const last4 = digits.slice(-4);
+  const replacement = `**** **** **** ${last4}`;
+  findings.push({ kind: "card_number", last4, replacement });
+  return replacement;
+}
+
+const afterReferenceLabel = (text: string, offset: number) =>
+  REFERENCE_LABEL.test(text.slice(Math.max(0, offset - 30), offset));
+
+// Several groups of digits with single spaces or dashes between them, not glued to letters (an IBAN's
+// "DE89 …" is the IBAN masker's) and not part of a longer run.
+const DIGIT_GROUPS = /(?<![\d+\p{L}])(?<!\d[ -])\d+(?:[ -]\d+)+(?![ -]?\d)/gu;
+
+/** The longest window of consecutive groups from `start` that forms a card number (-1: none). */
+function cardEndFrom(groups: readonly string[], start: number): { end: number; length: number } {
+  let end = -1;
+  let digits = "";
+  for (let j = start; j < groups.length && digits.length < 19; j++) {
+    digits += groups[j];
+    if (j > start && looksLikeCard(digits)) end = j;
+  }
+  return { end, length: end < 0 ? 0 : groups.slice(start, end + 1).join("").length };
+}
+
+/**
+ * A card number typed among other digits ("123456 4111 1111 1111 1111", "4111 1111 1111 1111 12 27" with
+ * the expiry): within a run of digit groups, the consecutive groups that form a card number. A 16-digit
+ * window is preferred (most cards; a chance Luhn match that starts in the digits before the card must not
+ * leave the card's own digits in clear), otherwise the earliest. Group boundaries keep this from finding
+ * cards inside any long number.
+ */
+function maskCardsAmongGroups(run: string, findings: MaskFinding[]): string {
+  const parts = run.split(/([ -])/);
+  const groups = parts.filter((_, i) => i % 2 === 0);
+  // Each group with the separator before it, as typed.
+  const separatorBefore = (g: number) => (g === 0 ? "" : (parts[2 * g - 1] as string));
+  const windows = groups.map((_, start) => ({ start, ...cardEndFrom(groups, start) }));
+  let out = "";
+  let i = 0;
+  while (i < groups.length) {
+    const ahead = windows.filter((w) => w.start >= i && w.end >= 0);
+    const chosen = ahead.find((w) => w.length === 16) ?? ahead[0];
+    const next = chosen?.start ?? groups.length;
+    for (; i < next; i++) out += separatorBefore(i) + groups[i];
+    if (!chosen) break;
+    out += separatorBefore(i) + cardFinding(groups.slice(chosen.start, chosen.end + 1).join(""), findings);
+    i = chosen.end + 1;
+  }
+  return out;
+}
+
 function maskCardNumbers(text: string, findings: MaskFinding[]): string {
-  return text.replace(CARD_CANDIDATE, (candidate: string, offset: number) => {
+  const wholeRuns = text.replace(CARD_CANDIDATE, (candidate: string, offset: number) => {
     const digits = candidate.replace(/[ -]/g, "");
-    // Card schemes start with 2–6 (Mastercard, Amex/Diners/JCB, Visa, Maestro/Discover/UnionPay);
-    // German phone numbers start with 0 or +, order numbers rarely pass Luhn and this prefix.
-    const first = digits.charCodeAt(0) - 48;
-    if (first < 2 || first > 6 || !isLuhnValid(digits)) return candidate;
-    if (REFERENCE_LABEL.test(text.slice(Math.max(0, offset - 30), offset))) return candidate;
-    const last4 = digits.slice(-4);
-    const replacement = `**** **** **** ${last4}`;
-    findings.push({ kind: "card_number", last4, replacement });
-    return replacement;
+    if (!looksLikeCard(digits) || afterReferenceLabel(text, offset)) return candidate;
+    return cardFinding(digits, findings);
   });
+  return wholeRuns.replace(DIGIT_GROUPS, (run: string, offset: number) =>
+    afterReferenceLabel(wholeRuns, offset) ? run : maskCardsAmongGroups(run, findings),
+  );
 }
 
 const SECRET_KEYWORD =

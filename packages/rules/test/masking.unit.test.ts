@@ -41,6 +41,32 @@ describe("card numbers", () => {
     expect(maskInbound(input)).toEqual({ text: input, findings: [] });
   });
 
+  it.each([
+    ["after other digits", "Geheimtext-123456 4111 1111 1111 1111", "Geheimtext-123456 **** **** **** 1111"],
+    [
+      "followed by the expiry",
+      "Karte 4111 1111 1111 1111 12 27 bitte",
+      "Karte **** **** **** 1111 12 27 bitte",
+    ],
+    ["among dashed groups", "Ref 12-78-5555-5555-5555-4444-99", "Ref 12-78-**** **** **** 4444-99"],
+    // "34 5555 5555 5555 4444" also passes Luhn (18 digits): the 16-digit card is what gets masked.
+    ["after digits that pass Luhn with it", "99 34 5555 5555 5555 4444", "99 34 **** **** **** 4444"],
+  ])("finds a card typed among other digit groups (%s)", (_, text, expected) => {
+    const result = maskInbound(text);
+    expect(result.text).toBe(expected);
+    expect(result.text.replace(/\D/g, "")).not.toContain("411111111111");
+    expect(result.findings.filter((f) => f.kind === "card_number")).toHaveLength(1);
+  });
+
+  it.each([
+    "IBAN DE89 3704 0044 0532 0130 00",
+    "Telefon 089 1234-5678 und 0171 555 1234",
+    "Betrag 1 234 567 Euro am 12 05 2026",
+    "Vertragsnummer: 99 4111 1111 1111 1111",
+  ])("leaves digit groups that hold no card alone: %j", (text) => {
+    expect(maskInbound(text).text).toBe(text);
+  });
+
   it("knows Luhn", () => {
     expect(isLuhnValid("4111111111111111")).toBe(true);
     expect(isLuhnValid("4111111111111112")).toBe(false);

@@ -5,6 +5,7 @@ import { publishToUsers } from "../events";
 import type { Services } from "../services";
 import { GraphClient, GraphError } from "./graph";
 import { SendLimiter } from "./limiter";
+import { PRIORITY } from "./send";
 import { accessToken, bindingForTenant, forgetNumber, type NumberBinding } from "./tenants-by-number";
 
 /** What the worker does with the job after one dispatch step. */
@@ -114,6 +115,90 @@ async function notify(
   });
 }
 
+type TenantDb = ReturnType<Services["db"]["withSchema"]>;
+
+/** The columns a send needs: the message, its conversation's assignee and the recipient. */
+function selectOutbound(t: TenantDb) {
+  return t
+    .selectFrom("messages as m")
+    .innerJoin("conversations as c", "c.id", "m.conversation_id")
+    .innerJoin("customers as cu", "cu.id", "c.customer_id")
+    .select([
+      "m.id",
+      "m.type",
+      "m.text",
+      "m.payload",
+      "m.status",
+      "m.priority",
+      "m.sending_started_at",
+      "m.conversation_id",
+      "c.assignee_user_id",
+      "cu.wa_id",
+    ]);
+}
+
+/** Claims rows for sending (the claim a later attempt reconciles); returns the ids it got. */
+async function claim(t: TenantDb, ids: readonly string[], from: string): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await t
+    .updateTable("messages")
+    .set({ status: "sending", sending_started_at: new Date(), send_attempts: sql`send_attempts + 1` })
+    .where("id", "in", ids)
+    .where("status", "=", from)
+    .returning("id")
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/** Meta refused for now (throughput, pair rate, token): the rows go back to `queued`. */
+async function requeue(t: TenantDb, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await t
+    .updateTable("messages")
+    .set({ status: "queued" })
+    .where("id", "in", ids)
+    .where("status", "=", "sending")
+    .execute();
+}
+
+/** A status webhook may already have moved a row on (and set the wamid); only fill in what is missing. */
+async function storeWamids(t: TenantDb, schema: string, accepted: readonly { id: string; wamid: string }[]) {
+  if (accepted.length === 0) return;
+  if (accepted.length === 1) {
+    const [one] = accepted as [{ id: string; wamid: string }];
+    await t
+      .updateTable("messages")
+      .set((eb) => ({
+        wamid: eb.fn.coalesce("wamid", eb.val(one.wamid)),
+        status: sql`case when status = 'sending' then 'accepted' else status end`,
+      }))
+      .where("id", "=", one.id)
+      .execute();
+    return;
+  }
+  const values = accepted.map((a) => sql`(${a.id}, ${a.wamid})`);
+  await sql`
+    update ${sql.id(schema, "messages")} as m
+    set wamid = coalesce(m.wamid, v.wamid),
+        status = case when m.status = 'sending' then 'accepted' else m.status end
+    from (values ${sql.join(values)}) as v(id, wamid)
+    where m.id = v.id`.execute(t);
+}
+
+async function markFailed(services: Services, t: TenantDb, messageId: string, error: GraphError) {
+  await t
+    .updateTable("messages")
+    .set({
+      status: "failed",
+      status_at: new Date(),
+      error: JSON.stringify({ code: error.code ?? null, title: error.title, details: error.details ?? null }),
+    })
+    .where("id", "=", messageId)
+    .execute();
+  if (error.code === 100)
+    services.logger.error({ messageId, code: error.code }, "Graph API rejected our request as invalid");
+}
+
 /**
  * One step of sending one message. Never sends twice: the row is claimed (`sending`) before the call;
  * a claim found on a later attempt means an earlier attempt may have reached Meta, so it first waits for
@@ -128,23 +213,7 @@ export async function dispatchMessage(
   const binding = await bindingForTenant(db, input.tenantId);
   if (!binding) return { kind: "done", status: "no_number" };
   const t = db.withSchema(binding.tenant.schema_name);
-  const message = await t
-    .selectFrom("messages as m")
-    .innerJoin("conversations as c", "c.id", "m.conversation_id")
-    .innerJoin("customers as cu", "cu.id", "c.customer_id")
-    .select([
-      "m.id",
-      "m.type",
-      "m.text",
-      "m.payload",
-      "m.status",
-      "m.sending_started_at",
-      "m.conversation_id",
-      "c.assignee_user_id",
-      "cu.wa_id",
-    ])
-    .where("m.id", "=", input.messageId)
-    .executeTakeFirst();
+  const message = await selectOutbound(t).where("m.id", "=", input.messageId).executeTakeFirst();
   if (!message) {
     // The sender's transaction may not have committed yet: look again shortly, then give up.
     return input.attemptsMade < 5
@@ -162,16 +231,17 @@ export async function dispatchMessage(
   if (!message.wa_id) return { kind: "done", status: "no_recipient" };
 
   const slot = `${message.id}:${input.attemptsMade}:${Date.now()}`;
-  const wait = await limiter.acquire(binding.phoneNumberId, message.wa_id, binding.throughputPerSecond, slot);
+  const lane = message.priority === "bulk" ? "bulk" : "reply";
+  const wait = await limiter.acquire(
+    binding.phoneNumberId,
+    message.wa_id,
+    binding.throughputPerSecond,
+    slot,
+    lane,
+  );
   if (wait > 0) return { kind: "delay", ms: wait, reason: "rate_limit" };
 
-  const claimed = await t
-    .updateTable("messages")
-    .set({ status: "sending", sending_started_at: new Date(), send_attempts: sql`send_attempts + 1` })
-    .where("id", "=", message.id)
-    .where("status", "=", message.status)
-    .returning("id")
-    .executeTakeFirst();
+  const [claimed] = await claim(t, [message.id], message.status);
   if (!claimed) {
     await limiter.complete(binding.phoneNumberId, slot);
     return { kind: "done", status: "claimed_elsewhere" };
@@ -185,15 +255,7 @@ export async function dispatchMessage(
         metaPayload({ ...message, payload: message.payload }, message.wa_id, message.id),
       )
       .finally(() => limiter.complete(binding.phoneNumberId, slot));
-    // A status webhook may already have moved the row on (and set the wamid); only fill in what is missing.
-    await t
-      .updateTable("messages")
-      .set((eb) => ({
-        wamid: eb.fn.coalesce("wamid", eb.val(wamid)),
-        status: sql`case when status = 'sending' then 'accepted' else status end`,
-      }))
-      .where("id", "=", message.id)
-      .execute();
+    await storeWamids(t, binding.tenant.schema_name, [{ id: message.id, wamid }]);
     await notify(
       services,
       binding.tenant,
@@ -205,17 +267,10 @@ export async function dispatchMessage(
     return { kind: "done", status: "accepted" };
   } catch (error) {
     if (!(error instanceof GraphError)) throw error;
-    const requeue = () =>
-      t
-        .updateTable("messages")
-        .set({ status: "queued" })
-        .where("id", "=", message.id)
-        .where("status", "=", "sending")
-        .execute();
     switch (error.kind) {
       case "throughput":
         await limiter.coolDownNumber(binding.phoneNumberId, jitter(1_000));
-        await requeue();
+        await requeue(t, [message.id]);
         return { kind: "delay", ms: jitter(1_000), reason: `meta_${error.code}` };
       case "pair_rate":
         await limiter.coolDownPair(
@@ -223,10 +278,10 @@ export async function dispatchMessage(
           message.wa_id,
           jitter(config.WHATSAPP_PAIR_INTERVAL_MS),
         );
-        await requeue();
+        await requeue(t, [message.id]);
         return { kind: "delay", ms: jitter(config.WHATSAPP_PAIR_INTERVAL_MS), reason: "meta_131056" };
       case "token_invalid":
-        await requeue();
+        await requeue(t, [message.id]);
         await pauseNumber(
           services,
           binding,
@@ -234,24 +289,7 @@ export async function dispatchMessage(
         );
         return { kind: "delay", ms: 60_000, reason: "number_paused" };
       case "permanent":
-        await t
-          .updateTable("messages")
-          .set({
-            status: "failed",
-            status_at: new Date(),
-            error: JSON.stringify({
-              code: error.code ?? null,
-              title: error.title,
-              details: error.details ?? null,
-            }),
-          })
-          .where("id", "=", message.id)
-          .execute();
-        if (error.code === 100)
-          services.logger.error(
-            { messageId: message.id, code: error.code },
-            "Graph API rejected our request as invalid",
-          );
+        await markFailed(services, t, message.id, error);
         await notify(
           services,
           binding.tenant,
@@ -266,6 +304,151 @@ export async function dispatchMessage(
         return { kind: "retry", error: error.message };
     }
   }
+}
+
+/**
+ * Messages an earlier attempt claimed (the worker died mid-send, or the answer was a timeout or 5xx) go
+ * to the one-message path, which first waits for their status webhook and only then sends again. The job
+ * id dedups repeated hand-overs.
+ */
+async function handOver(services: Services, tenantId: string, messageIds: readonly string[]): Promise<void> {
+  if (messageIds.length === 0) return;
+  await services.queues.dispatch.addBulk(
+    messageIds.map((messageId) => ({
+      name: "send",
+      data: { tenantId, messageId },
+      opts: { jobId: `send-${messageId}`, priority: PRIORITY.bulk },
+    })),
+  );
+}
+
+type BatchResult =
+  | { id: string; wa_id: string; wamid: string; error?: undefined }
+  | { id: string; wa_id: string; error: GraphError | Error; wamid?: undefined };
+
+/**
+ * One step of sending a batch of one bank's bulk messages (`queueNotifications`): one query for the rows,
+ * one limiter call for their slots and pair-rate tokens, one claim, the granted sends concurrently, one
+ * limiter call for their answers and one statement for the wamids. Each message keeps the guarantees of
+ * `dispatchMessage`: claimed before its call with our id in biz_opaque_callback_data, its own error
+ * handling (cooldown and retry, failed with the reason, 190 pauses the number), and a message found
+ * claimed by an earlier attempt is reconciled on the one-message path before it is sent again. Whatever
+ * the limiter or Meta did not let through yet stays `queued` and the job comes back for it.
+ */
+export async function dispatchBatch(
+  deps: DispatchDeps,
+  input: { tenantId: string; messageIds: readonly string[]; attemptsMade: number },
+): Promise<DispatchOutcome> {
+  const { services, graph, limiter } = deps;
+  const { db, config } = services;
+  const binding = await bindingForTenant(db, input.tenantId);
+  if (!binding) return { kind: "done", status: "no_number" };
+  const schema = binding.tenant.schema_name;
+  const t = db.withSchema(schema);
+  const rows = await selectOutbound(t).where("m.id", "in", input.messageIds).execute();
+  if (rows.length === 0) {
+    // The rows and the job are written in one transaction that may not have committed yet.
+    return input.attemptsMade < 5
+      ? { kind: "delay", ms: 200, reason: "not_committed" }
+      : { kind: "done", status: "missing" };
+  }
+  await handOver(
+    services,
+    input.tenantId,
+    rows.filter((m) => m.status === "sending").map((m) => m.id),
+  );
+  const pending = rows.filter(
+    (m): m is typeof m & { wa_id: string } => m.status === "queued" && m.wa_id !== null,
+  );
+  if (pending.length === 0) return { kind: "done", status: "sent" };
+  if (binding.pausedReason) return { kind: "delay", ms: 60_000, reason: "number_paused" };
+
+  const stamp = Date.now();
+  const members = pending.map((m) => `${m.id}:${input.attemptsMade}:${stamp}`);
+  const waits = await limiter.acquireBulk(
+    binding.phoneNumberId,
+    binding.throughputPerSecond,
+    pending.map((m, i) => ({ member: members[i] as string, recipient: m.wa_id })),
+  );
+  const grantedMembers = members.filter((_, i) => waits[i] === 0);
+  const laterWaits = waits.filter((w) => w > 0);
+  const claimed = new Set(
+    await claim(
+      t,
+      pending.filter((_, i) => waits[i] === 0).map((m) => m.id),
+      "queued",
+    ),
+  );
+  const token = claimed.size > 0 ? accessToken(binding, config.secretsKey) : "";
+  const results: BatchResult[] = await Promise.all(
+    pending
+      .filter((m) => claimed.has(m.id))
+      .map(async (m): Promise<BatchResult> => {
+        try {
+          const { wamid } = await graph.sendMessage(
+            binding.phoneNumberId,
+            token,
+            metaPayload(m, m.wa_id, m.id),
+          );
+          return { id: m.id, wa_id: m.wa_id, wamid };
+        } catch (error) {
+          return { id: m.id, wa_id: m.wa_id, error: error as Error };
+        }
+      }),
+  );
+  // Slots of rows claimed elsewhere were not used; they age from now like the others.
+  await limiter.completeMany(binding.phoneNumberId, grantedMembers);
+
+  const accepted = results.filter((r): r is BatchResult & { wamid: string } => r.wamid !== undefined);
+  await storeWamids(t, schema, accepted);
+  const byId = new Map(pending.map((m) => [m.id, m]));
+  for (const r of accepted) {
+    const m = byId.get(r.id);
+    if (m?.assignee_user_id)
+      await notify(services, binding.tenant, m.assignee_user_id, m.conversation_id, m.id, "accepted");
+  }
+
+  const failed = results.filter((r) => r.error !== undefined);
+  const graphError = (r: BatchResult) => (r.error instanceof GraphError ? r.error.kind : "transient");
+  const again = failed.filter((r) => ["throughput", "pair_rate", "token_invalid"].includes(graphError(r)));
+  await requeue(
+    t,
+    again.map((r) => r.id),
+  );
+  if (failed.some((r) => graphError(r) === "throughput")) {
+    const ms = jitter(1_000);
+    await limiter.coolDownNumber(binding.phoneNumberId, ms);
+    laterWaits.push(ms);
+  }
+  for (const r of failed.filter((f) => graphError(f) === "pair_rate")) {
+    const ms = jitter(config.WHATSAPP_PAIR_INTERVAL_MS);
+    await limiter.coolDownPair(binding.phoneNumberId, r.wa_id, ms);
+    laterWaits.push(ms);
+  }
+  for (const r of failed.filter((f) => graphError(f) === "permanent")) {
+    await markFailed(services, t, r.id, r.error as GraphError);
+    const m = byId.get(r.id);
+    if (m) await notify(services, binding.tenant, m.assignee_user_id, m.conversation_id, m.id, "failed");
+  }
+  // Timeouts and 5xx may have reached Meta: those rows stay `sending` and are reconciled one by one.
+  await handOver(
+    services,
+    input.tenantId,
+    failed.filter((f) => graphError(f) === "transient").map((r) => r.id),
+  );
+  const tokenRejected = failed.find((f) => graphError(f) === "token_invalid")?.error as
+    | GraphError
+    | undefined;
+  if (tokenRejected) {
+    await pauseNumber(
+      services,
+      binding,
+      `access token rejected (#${tokenRejected.code}): ${tokenRejected.title}`.slice(0, 300),
+    );
+    return { kind: "delay", ms: 60_000, reason: "number_paused" };
+  }
+  if (laterWaits.length > 0) return { kind: "delay", ms: Math.min(...laterWaits), reason: "rate_limit" };
+  return { kind: "done", status: "sent" };
 }
 
 /** Marks the customer's messages as read at Meta when an agent opens the chat. */

@@ -7,7 +7,7 @@
  * processors) — each `node --import tsx`, real Postgres and Redis. This process onboards 20 banks through
  * `POST /v1/tenants`, seeds 500 customers with an open conversation per bank (one message per customer, so
  * Meta's pair rate is not what limits), and queues the messages with the bulk verb `queueNotifications`
- * (the bulk lane, batches of 50; `BENCH_SINGLE=1`: one `queueSystemMessage(kind: "notification")` per
+ * (the bulk lane, one call per bank; `BENCH_SINGLE=1`: one `queueSystemMessage(kind: "notification")` per
  * message) while the dispatch queue is paused. The clock starts when the queue is
  * resumed; the drain ends at the simulator's acceptance time of the last message. 2 s into the drain a
  * reply (`queueSystemMessage(kind: "auto_reply")`, the reply lane) is queued for bank 1: its latency is
@@ -17,7 +17,7 @@
  */
 import { QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
-import { NOTIFICATION_BATCH_SIZE, queueNotifications, queueSystemMessage } from "@kanal/core";
+import { queueNotifications, queueSystemMessage } from "@kanal/core";
 import { QUEUE_NAMES } from "@kanal/queue";
 import { sql } from "@kanal/db";
 import {
@@ -85,7 +85,7 @@ async function oneRun(run: number) {
       SIM_PORT: String(simPort),
       KANAL_WEBHOOK_URL: `http://127.0.0.1:${apiPort}/webhooks/whatsapp`,
       WHATSAPP_APP_SECRET: APP_SECRET,
-      SIM_STATUS_DELAY_MS: "300",
+      SIM_STATUS_DELAY_MS: process.env.SIM_STATUS_DELAY_MS ?? "300",
       // Meta batches statuses of a number under load; one webhook per status at 1,600/s would not be faithful.
       SIM_STATUS_BATCH_MS: process.env.SIM_STATUS_BATCH_MS ?? "100",
     }),
@@ -158,8 +158,8 @@ async function oneRun(run: number) {
       if (!tenant) throw new Error("tenant not found");
       return tenant;
     };
-    // The banks queue their notifications through the bulk verb, each a batch at a time in turn (as
-    // several banks sending at once would); BENCH_SINGLE=1 queues them one by one as before.
+    // Each bank queues its campaign through the bulk verb (one call, NOTIFICATION_BATCH_SIZE per job);
+    // BENCH_SINGLE=1 queues them one by one as before.
     const text = "Ihre neue Kreditkarte ist unterwegs. Ihre Sparkasse";
     if (process.env.BENCH_SINGLE) {
       let next = 0;
@@ -179,16 +179,14 @@ async function oneRun(run: number) {
         }),
       );
     } else {
-      for (let from = 0; from < PER_NUMBER; from += NOTIFICATION_BATCH_SIZE) {
-        for (let b = 0; b < NUMBERS; b++) {
-          const mine = work.filter((w) => w.tenantIndex === b).slice(from, from + NOTIFICATION_BATCH_SIZE);
-          if (mine.length === 0) continue;
-          const { skipped } = await queueNotifications(system.services, {
-            tenant: tenantOf(b),
-            notifications: mine.map((w) => ({ conversationId: w.conversationId, text })),
-          });
-          if (skipped.length > 0) throw new Error("window closed in set-up");
-        }
+      for (let b = 0; b < NUMBERS; b++) {
+        const { skipped } = await queueNotifications(system.services, {
+          tenant: tenantOf(b),
+          notifications: work
+            .filter((w) => w.tenantIndex === b)
+            .map((w) => ({ conversationId: w.conversationId, text })),
+        });
+        if (skipped.length > 0) throw new Error("window closed in set-up");
       }
     }
     const queueMs = performance.now() - queueStarted;

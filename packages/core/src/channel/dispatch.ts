@@ -322,133 +322,228 @@ async function handOver(services: Services, tenantId: string, messageIds: readon
   );
 }
 
-type BatchResult =
-  | { id: string; wa_id: string; wamid: string; error?: undefined }
-  | { id: string; wa_id: string; error: GraphError | Error; wamid?: undefined };
+type Outbound = Awaited<ReturnType<ReturnType<typeof selectOutbound>["execute"]>>[number] & { wa_id: string };
+
+type SendResult =
+  | { message: Outbound; wamid: string; error?: undefined }
+  | { message: Outbound; error: Error; wamid?: undefined };
+
+/** Sends per limiter call: a number's window is taken in several steps, each stamped when it is answered. */
+export const SEND_CHUNK = 20;
+
+/** What one chunk of a batch left to do: rows to try again in this run, and whether to stop the run. */
+interface ChunkOutcome {
+  retryLater: number[];
+  stop: "window" | "token" | null;
+  /** Rows this batch is done with (sent, failed, handed over, or claimed by someone else). */
+  finished: Set<string>;
+}
 
 /**
- * One step of sending a batch of one bank's bulk messages (`queueNotifications`): one query for the rows,
- * one limiter call for their slots and pair-rate tokens, one claim, the granted sends concurrently, one
- * limiter call for their answers and one statement for the wamids. Each message keeps the guarantees of
- * `dispatchMessage`: claimed before its call with our id in biz_opaque_callback_data, its own error
- * handling (cooldown and retry, failed with the reason, 190 pauses the number), and a message found
- * claimed by an earlier attempt is reconciled on the one-message path before it is sent again. Whatever
- * the limiter or Meta did not let through yet stays `queued` and the job comes back for it.
+ * Sends one chunk of a batch: the limiter decides per message (window, pair rate), the granted rows are
+ * claimed, sent concurrently, their slots stamped with one call and their wamids stored with one
+ * statement; every error is handled per message, as in `dispatchMessage`.
  */
-export async function dispatchBatch(
+async function sendChunk(
   deps: DispatchDeps,
-  input: { tenantId: string; messageIds: readonly string[]; attemptsMade: number },
-): Promise<DispatchOutcome> {
+  binding: NumberBinding,
+  chunk: readonly Outbound[],
+  attemptsMade: number,
+  deferred: Set<string>,
+): Promise<ChunkOutcome> {
   const { services, graph, limiter } = deps;
-  const { db, config } = services;
-  const binding = await bindingForTenant(db, input.tenantId);
-  if (!binding) return { kind: "done", status: "no_number" };
+  const { config } = services;
   const schema = binding.tenant.schema_name;
-  const t = db.withSchema(schema);
-  const rows = await selectOutbound(t).where("m.id", "in", input.messageIds).execute();
-  if (rows.length === 0) {
-    // The rows and the job are written in one transaction that may not have committed yet.
-    return input.attemptsMade < 5
-      ? { kind: "delay", ms: 200, reason: "not_committed" }
-      : { kind: "done", status: "missing" };
-  }
-  await handOver(
-    services,
-    input.tenantId,
-    rows.filter((m) => m.status === "sending").map((m) => m.id),
-  );
-  const pending = rows.filter(
-    (m): m is typeof m & { wa_id: string } => m.status === "queued" && m.wa_id !== null,
-  );
-  if (pending.length === 0) return { kind: "done", status: "sent" };
-  if (binding.pausedReason) return { kind: "delay", ms: 60_000, reason: "number_paused" };
-
+  const t = services.db.withSchema(schema);
   const stamp = Date.now();
-  const members = pending.map((m) => `${m.id}:${input.attemptsMade}:${stamp}`);
-  const waits = await limiter.acquireBulk(
+  const members = chunk.map((m) => `${m.id}:${attemptsMade}:${stamp}`);
+  const verdicts = await limiter.acquireBulk(
     binding.phoneNumberId,
     binding.throughputPerSecond,
-    pending.map((m, i) => ({ member: members[i] as string, recipient: m.wa_id })),
+    chunk.map((m, i) => ({ member: members[i] as string, recipient: m.wa_id })),
   );
-  const grantedMembers = members.filter((_, i) => waits[i] === 0);
-  const laterWaits = waits.filter((w) => w > 0);
+  const outcome: ChunkOutcome = { retryLater: [], stop: null, finished: new Set() };
+  const granted: Outbound[] = [];
+  chunk.forEach((m, i) => {
+    const v = verdicts[i] ?? 0;
+    if (v === 0) {
+      granted.push(m);
+      return;
+    }
+    // Negative: this recipient's pair rate (the rest of the batch may go on); positive: the number.
+    outcome.retryLater.push(Math.abs(v));
+    deferred.add(m.id);
+    if (v > 0) outcome.stop = "window";
+  });
   const claimed = new Set(
     await claim(
       t,
-      pending.filter((_, i) => waits[i] === 0).map((m) => m.id),
+      granted.map((m) => m.id),
       "queued",
     ),
   );
   const token = claimed.size > 0 ? accessToken(binding, config.secretsKey) : "";
-  const results: BatchResult[] = await Promise.all(
-    pending
+  const results: SendResult[] = await Promise.all(
+    granted
       .filter((m) => claimed.has(m.id))
-      .map(async (m): Promise<BatchResult> => {
+      .map(async (message): Promise<SendResult> => {
         try {
           const { wamid } = await graph.sendMessage(
             binding.phoneNumberId,
             token,
-            metaPayload(m, m.wa_id, m.id),
+            metaPayload(message, message.wa_id, message.id),
           );
-          return { id: m.id, wa_id: m.wa_id, wamid };
+          return { message, wamid };
         } catch (error) {
-          return { id: m.id, wa_id: m.wa_id, error: error as Error };
+          return { message, error: error as Error };
         }
       }),
   );
   // Slots of rows claimed elsewhere were not used; they age from now like the others.
-  await limiter.completeMany(binding.phoneNumberId, grantedMembers);
+  await limiter.completeMany(
+    binding.phoneNumberId,
+    members.filter((_, i) => verdicts[i] === 0),
+  );
 
-  const accepted = results.filter((r): r is BatchResult & { wamid: string } => r.wamid !== undefined);
-  await storeWamids(t, schema, accepted);
-  const byId = new Map(pending.map((m) => [m.id, m]));
-  for (const r of accepted) {
-    const m = byId.get(r.id);
-    if (m?.assignee_user_id)
-      await notify(services, binding.tenant, m.assignee_user_id, m.conversation_id, m.id, "accepted");
-  }
+  const accepted = results.filter((r): r is SendResult & { wamid: string } => r.wamid !== undefined);
+  await storeWamids(
+    t,
+    schema,
+    accepted.map((r) => ({ id: r.message.id, wamid: r.wamid })),
+  );
+  for (const { message: m } of accepted)
+    await notify(services, binding.tenant, m.assignee_user_id, m.conversation_id, m.id, "accepted");
 
   const failed = results.filter((r) => r.error !== undefined);
-  const graphError = (r: BatchResult) => (r.error instanceof GraphError ? r.error.kind : "transient");
-  const again = failed.filter((r) => ["throughput", "pair_rate", "token_invalid"].includes(graphError(r)));
+  const kind = (r: SendResult) => (r.error instanceof GraphError ? r.error.kind : "transient");
+  const again = failed.filter((r) => ["throughput", "pair_rate", "token_invalid"].includes(kind(r)));
+  for (const m of granted) outcome.finished.add(m.id);
+  for (const r of again) outcome.finished.delete(r.message.id);
   await requeue(
     t,
-    again.map((r) => r.id),
+    again.map((r) => r.message.id),
   );
-  if (failed.some((r) => graphError(r) === "throughput")) {
+  for (const r of again) deferred.add(r.message.id);
+  if (failed.some((r) => kind(r) === "throughput")) {
     const ms = jitter(1_000);
     await limiter.coolDownNumber(binding.phoneNumberId, ms);
-    laterWaits.push(ms);
+    outcome.retryLater.push(ms);
+    outcome.stop = "window";
   }
-  for (const r of failed.filter((f) => graphError(f) === "pair_rate")) {
+  for (const r of failed.filter((f) => kind(f) === "pair_rate")) {
     const ms = jitter(config.WHATSAPP_PAIR_INTERVAL_MS);
-    await limiter.coolDownPair(binding.phoneNumberId, r.wa_id, ms);
-    laterWaits.push(ms);
+    await limiter.coolDownPair(binding.phoneNumberId, r.message.wa_id, ms);
+    outcome.retryLater.push(ms);
   }
-  for (const r of failed.filter((f) => graphError(f) === "permanent")) {
-    await markFailed(services, t, r.id, r.error as GraphError);
-    const m = byId.get(r.id);
-    if (m) await notify(services, binding.tenant, m.assignee_user_id, m.conversation_id, m.id, "failed");
+  for (const r of failed.filter((f) => kind(f) === "permanent")) {
+    const m = r.message;
+    await markFailed(services, t, m.id, r.error as GraphError);
+    await notify(services, binding.tenant, m.assignee_user_id, m.conversation_id, m.id, "failed");
   }
   // Timeouts and 5xx may have reached Meta: those rows stay `sending` and are reconciled one by one.
   await handOver(
     services,
-    input.tenantId,
-    failed.filter((f) => graphError(f) === "transient").map((r) => r.id),
+    binding.tenant.id,
+    failed.filter((f) => kind(f) === "transient").map((r) => r.message.id),
   );
-  const tokenRejected = failed.find((f) => graphError(f) === "token_invalid")?.error as
-    | GraphError
-    | undefined;
+  const tokenRejected = failed.find((f) => kind(f) === "token_invalid")?.error as GraphError | undefined;
   if (tokenRejected) {
     await pauseNumber(
       services,
       binding,
       `access token rejected (#${tokenRejected.code}): ${tokenRejected.title}`.slice(0, 300),
     );
-    return { kind: "delay", ms: 60_000, reason: "number_paused" };
+    outcome.stop = "token";
   }
-  if (laterWaits.length > 0) return { kind: "delay", ms: Math.min(...laterWaits), reason: "rate_limit" };
-  return { kind: "done", status: "sent" };
+  return outcome;
+}
+
+/**
+ * One step of sending a batch of one bank's bulk messages (`queueNotifications`): one query for the
+ * rows, then chunk by chunk while the number's window has room — one limiter call for the chunk's slots
+ * and pair-rate tokens, one claim, the sends concurrently, one limiter call for their answers and one
+ * statement for the wamids. Each message keeps the guarantees of `dispatchMessage`: claimed before its
+ * call with our id in biz_opaque_callback_data, its own error handling (cooldown and retry, failed with
+ * the reason, 190 pauses the number), and a message found claimed by an earlier attempt is reconciled on
+ * the one-message path before it is sent again. What the limiter or Meta did not let through yet stays
+ * `queued`, and the job comes back for it when a slot frees.
+ */
+export async function dispatchBatch(
+  deps: DispatchDeps,
+  input: { tenantId: string; messageIds: readonly string[]; attemptsMade: number },
+): Promise<DispatchOutcome> {
+  const { services, limiter } = deps;
+  const { db } = services;
+  const binding = await bindingForTenant(db, input.tenantId);
+  if (!binding) return { kind: "done", status: "no_number" };
+  if (binding.pausedReason) return { kind: "delay", ms: 60_000, reason: "number_paused" };
+  const started = Date.now();
+  let pending: Outbound[] | null = null;
+  for (;;) {
+    // While the number's window is full, a waiting batch does not even read its rows.
+    let wait = await limiter.bulkWait(binding.phoneNumberId, binding.throughputPerSecond);
+    if (wait === 0) {
+      if (!pending) {
+        const rows = await selectOutbound(db.withSchema(binding.tenant.schema_name))
+          .where("m.id", "in", input.messageIds)
+          .where("m.status", "in", ["queued", "sending"])
+          .execute();
+        if (rows.length === 0) return nothingLeft(services, binding, input);
+        await handOver(
+          services,
+          input.tenantId,
+          rows.filter((m) => m.status === "sending").map((m) => m.id),
+        );
+        pending = rows.filter((m): m is Outbound => m.status === "queued" && m.wa_id !== null);
+      }
+      const deferred = new Set<string>();
+      const retryLater: number[] = [];
+      while (pending.length > deferred.size) {
+        const chunk = pending.filter((m) => !deferred.has(m.id)).slice(0, SEND_CHUNK);
+        const outcome = await sendChunk(deps, binding, chunk, input.attemptsMade, deferred);
+        pending = pending.filter((m) => !outcome.finished.has(m.id));
+        retryLater.push(...outcome.retryLater);
+        if (outcome.stop === "token") return { kind: "delay", ms: 60_000, reason: "number_paused" };
+        if (outcome.stop === "window") break;
+      }
+      if (pending.length === 0) return { kind: "done", status: "sent" };
+      wait = Math.max(1, Math.min(...retryLater, 1_000));
+    }
+    // A wait within the window is slept here (exact, and no queue round trips); longer ones, a run that
+    // has gone on for a while, or too many batches waiting at once in this process park the job instead.
+    if (wait > INLINE_WAIT_MS || Date.now() - started > INLINE_RUN_MS || inlineWaiters >= MAX_INLINE_WAITERS)
+      return { kind: "delay", ms: wait, reason: "rate_limit" };
+    inlineWaiters++;
+    try {
+      await new Promise((r) => setTimeout(r, wait));
+    } finally {
+      inlineWaiters--;
+    }
+  }
+}
+
+/** Longest limiter wait a batch sleeps through in its job (about one window). */
+const INLINE_WAIT_MS = 1_500;
+/** How long one run of a batch job may keep its worker slot before it parks and lets others go first. */
+const INLINE_RUN_MS = 30_000;
+/** Batches sleeping in their job at once, per process: half the dispatch worker's 64 slots stay free for replies. */
+const MAX_INLINE_WAITERS = 32;
+let inlineWaiters = 0;
+
+/** A batch found none of its rows pending: done, or its transaction has not committed yet. */
+async function nothingLeft(
+  services: Services,
+  binding: NumberBinding,
+  input: { messageIds: readonly string[]; attemptsMade: number },
+): Promise<DispatchOutcome> {
+  const written = await services.db
+    .withSchema(binding.tenant.schema_name)
+    .selectFrom("messages")
+    .select("id")
+    .where("id", "=", input.messageIds[0] ?? "")
+    .executeTakeFirst();
+  if (!written && input.attemptsMade < 5) return { kind: "delay", ms: 200, reason: "not_committed" };
+  return { kind: "done", status: written ? "sent" : "missing" };
 }
 
 /** Marks the customer's messages as read at Meta when an agent opens the chat. */

@@ -78,13 +78,13 @@ for i = 1, n do
   local pcool = redis.call('PTTL', pairCooldown)
   local tokens = pairBurst
   if pcool > 0 then
-    wait = pcool
+    wait = -pcool
   elseif pairBurst > 0 then
     local b = redis.call('HMGET', bucket, 'tokens', 'stamp')
     if b[1] then
       tokens = math.min(pairBurst, tonumber(b[1]) + (now - tonumber(b[2])) / pairIntervalMs)
     end
-    if tokens < 1 then wait = math.ceil((1 - tokens) * pairIntervalMs) end
+    if tokens < 1 then wait = -math.ceil((1 - tokens) * pairIntervalMs) end
   end
   if wait == 0 and free <= 0 then
     if not windowWait then
@@ -113,6 +113,30 @@ for i = 1, n do
 end
 if granted > 0 then redis.call('PEXPIRE', window, windowMs + inFlightMs + 1000) end
 return out
+`;
+
+/**
+ * Whether the bulk lane could get a slot now (0) or how long until one frees, without taking it: lets a
+ * waiting batch skip reading its rows while the number's window is full. KEYS: window, cooldown; ARGV:
+ * limit, window, reserve.
+ */
+const WAIT_FOR_SLOT = `
+local window, numberCooldown = KEYS[1], KEYS[2]
+local limit, windowMs, reserve = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cool = redis.call('PTTL', numberCooldown)
+if cool > 0 then return cool end
+local allowed = limit - reserve
+local count = redis.call('ZCOUNT', window, now - windowMs + 1, '+inf')
+if count < allowed then return 0 end
+-- Entries older than the window are still in the set (nothing is removed here): skip them.
+local rank = redis.call('ZCARD', window) - allowed
+local s = redis.call('ZRANGE', window, rank, rank, 'WITHSCORES')[2]
+if not s then return 20 end
+local score = tonumber(s)
+if score > now then return 20 end
+return math.max(1, score + windowMs - now + 1)
 `;
 
 /** Several sends got their answers: each slot now ages from this moment (ARGV: the members). */
@@ -154,6 +178,7 @@ type RedisWithAcquire = Redis & {
   kanalCompleteSend(k1: string, member: string): Promise<number>;
   kanalAcquireSends(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
   kanalCompleteSends(k1: string, ...members: string[]): Promise<number>;
+  kanalWaitForSlot(k1: string, k2: string, ...args: number[]): Promise<number>;
   kanalAcquireSend(
     k1: string,
     k2: string,
@@ -174,6 +199,7 @@ export class SendLimiter {
       redis.defineCommand("kanalCompleteSend", { numberOfKeys: 1, lua: COMPLETE });
       redis.defineCommand("kanalAcquireSends", { lua: ACQUIRE_MANY });
       redis.defineCommand("kanalCompleteSends", { numberOfKeys: 1, lua: COMPLETE_MANY });
+      redis.defineCommand("kanalWaitForSlot", { numberOfKeys: 2, lua: WAIT_FOR_SLOT });
     }
     this.redis = redis as RedisWithAcquire;
   }
@@ -221,7 +247,8 @@ export class SendLimiter {
   /**
    * Bulk lane: asks for a slot for each send of one number at once, within `perSecond` minus the
    * replies' reserve and each recipient's pair rate. Returns, per send in order, 0 when it may go now
-   * (and is recorded) or the milliseconds to wait.
+   * (and is recorded), else the milliseconds to wait: negative when the recipient's pair rate holds it,
+   * positive when the number's window (or cooldown) does.
    */
   async acquireBulk(
     phoneNumberId: string,
@@ -245,6 +272,18 @@ export class SendLimiter {
       this.options.pairIntervalMs ?? 6_000,
       this.reserveFor(perSecond),
       ...sends.map((s) => s.member),
+    );
+  }
+
+  /** 0 when the bulk lane could get a slot of this number now, else the milliseconds until one frees. */
+  async bulkWait(phoneNumberId: string, perSecond: number): Promise<number> {
+    const [w, c] = this.keys(phoneNumberId, "-");
+    return this.redis.kanalWaitForSlot(
+      w,
+      c,
+      perSecond,
+      this.options.windowMs ?? 1_000,
+      this.reserveFor(perSecond),
     );
   }
 

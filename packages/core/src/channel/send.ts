@@ -233,8 +233,11 @@ export async function queueSystemMessage(
   return { id };
 }
 
-/** Messages per `send-batch` job: a number's window (80/s) takes one or two batches at a time. */
-export const NOTIFICATION_BATCH_SIZE = 50;
+/**
+ * Messages per `send-batch` job at most. One job per bank's campaign keeps one job per number draining
+ * it chunk by chunk (`SEND_CHUNK`), instead of many jobs of one number waking for the same free slots.
+ */
+export const NOTIFICATION_BATCH_SIZE = 500;
 /** Rows per INSERT statement when many notifications are written at once. */
 const INSERT_CHUNK = 1_000;
 

@@ -143,7 +143,7 @@ async function claim(t: TenantDb, ids: readonly string[], from: string): Promise
   const rows = await t
     .updateTable("messages")
     .set({ status: "sending", sending_started_at: new Date(), send_attempts: sql`send_attempts + 1` })
-    .where("id", "in", ids)
+    .where("id", "=", sql<string>`any(${[...ids]}::text[])`)
     .where("status", "=", from)
     .returning("id")
     .execute();
@@ -176,12 +176,13 @@ async function storeWamids(t: TenantDb, schema: string, accepted: readonly { id:
       .execute();
     return;
   }
-  const values = accepted.map((a) => sql`(${a.id}, ${a.wamid})`);
+  const ids = accepted.map((a) => a.id);
+  const wamids = accepted.map((a) => a.wamid);
   await sql`
     update ${sql.id(schema, "messages")} as m
     set wamid = coalesce(m.wamid, v.wamid),
         status = case when m.status = 'sending' then 'accepted' else m.status end
-    from (values ${sql.join(values)}) as v(id, wamid)
+    from unnest(${ids}::text[], ${wamids}::text[]) as v(id, wamid)
     where m.id = v.id`.execute(t);
 }
 
@@ -333,7 +334,8 @@ export const SEND_CHUNK = 20;
 
 /** What one chunk of a batch left to do: rows to try again in this run, and whether to stop the run. */
 interface ChunkOutcome {
-  retryLater: number[];
+  /** When (epoch ms) the rows held back may be tried again: stamped when the wait was learnt. */
+  retryAt: number[];
   stop: "window" | "token" | null;
   /** Rows this batch is done with (sent, failed, handed over, or claimed by someone else). */
   finished: Set<string>;
@@ -362,7 +364,7 @@ async function sendChunk(
     binding.throughputPerSecond,
     chunk.map((m, i) => ({ member: members[i] as string, recipient: m.wa_id })),
   );
-  const outcome: ChunkOutcome = { retryLater: [], stop: null, finished: new Set() };
+  const outcome: ChunkOutcome = { retryAt: [], stop: null, finished: new Set() };
   const granted: Outbound[] = [];
   chunk.forEach((m, i) => {
     const v = verdicts[i] ?? 0;
@@ -371,7 +373,7 @@ async function sendChunk(
       return;
     }
     // Negative: this recipient's pair rate (the rest of the batch may go on); positive: the number.
-    outcome.retryLater.push(Math.abs(v));
+    outcome.retryAt.push(stamp + Math.abs(v));
     deferred.add(m.id);
     if (v > 0) outcome.stop = "window";
   });
@@ -427,13 +429,13 @@ async function sendChunk(
   if (failed.some((r) => kind(r) === "throughput")) {
     const ms = jitter(1_000);
     await limiter.coolDownNumber(binding.phoneNumberId, ms);
-    outcome.retryLater.push(ms);
+    outcome.retryAt.push(Date.now() + ms);
     outcome.stop = "window";
   }
   for (const r of failed.filter((f) => kind(f) === "pair_rate")) {
     const ms = jitter(config.WHATSAPP_PAIR_INTERVAL_MS);
     await limiter.coolDownPair(binding.phoneNumberId, r.message.wa_id, ms);
-    outcome.retryLater.push(ms);
+    outcome.retryAt.push(Date.now() + ms);
   }
   for (const r of failed.filter((f) => kind(f) === "permanent")) {
     const m = r.message;
@@ -497,17 +499,18 @@ export async function dispatchBatch(
         pending = rows.filter((m): m is Outbound => m.status === "queued" && m.wa_id !== null);
       }
       const deferred = new Set<string>();
-      const retryLater: number[] = [];
+      const retryAt: number[] = [];
       while (pending.length > deferred.size) {
         const chunk = pending.filter((m) => !deferred.has(m.id)).slice(0, SEND_CHUNK);
         const outcome = await sendChunk(deps, binding, chunk, input.attemptsMade, deferred);
         pending = pending.filter((m) => !outcome.finished.has(m.id));
-        retryLater.push(...outcome.retryLater);
+        retryAt.push(...outcome.retryAt);
         if (outcome.stop === "token") return { kind: "delay", ms: 60_000, reason: "number_paused" };
         if (outcome.stop === "window") break;
       }
       if (pending.length === 0) return { kind: "done", status: "sent" };
-      wait = Math.max(1, Math.min(...retryLater, 1_000));
+      // Counted from when the limiter answered, not from now: the chunk's sends took time since.
+      wait = Math.max(1, Math.min(Math.min(...retryAt) - Date.now(), 1_000));
     }
     // A wait within the window is slept here (exact, and no queue round trips); longer ones, a run that
     // has gone on for a while, or too many batches waiting at once in this process park the job instead.

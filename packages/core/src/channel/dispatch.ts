@@ -329,8 +329,12 @@ type SendResult =
   | { message: Outbound; wamid: string; error?: undefined }
   | { message: Outbound; error: Error; wamid?: undefined };
 
-/** Sends per limiter call: a number's window is taken in several steps, each stamped when it is answered. */
-export const SEND_CHUNK = 20;
+/**
+ * Sends per limiter call, claim and wamid statement: about one window of a default number (80/s). Tried
+ * 20 and 40 (a window in several steps, each stamped when answered): the extra statements cost more
+ * Postgres CPU than the earlier free slots gained (dispatch benchmark: PG 3.8 / 2.8 / 2.1 CPU-s).
+ */
+export const SEND_CHUNK = 80;
 
 /** What one chunk of a batch left to do: rows to try again in this run, and whether to stop the run. */
 interface ChunkOutcome {

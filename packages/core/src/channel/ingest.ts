@@ -350,13 +350,15 @@ export async function applyStatuses(
       set status = v.status, status_at = v.at, wamid = v.wamid, error = coalesce(v.error, m.error)
       from unnest(${column("wamid")}::text[], ${column("status")}::text[], ${column("at")}::timestamptz[],
           ${column("error")}::jsonb[], ${column("opaque")}::text[], ${column("below")}::int[])
-          as v(wamid, status, at, error, opaque, below),
-        ${sql.id(schema, "conversations")} as c
-      where c.id = m.conversation_id
-        and m.direction = 'outbound'
+          as v(wamid, status, at, error, opaque, below)
+      where m.direction = 'outbound'
         and (m.wamid = v.wamid or m.id = v.opaque)
         and ${rankOf(sql.ref("m.status"))} < v.below
-      returning m.id, m.conversation_id, m.status, c.assignee_user_id`.execute(db);
+      returning m.id, m.conversation_id, m.status,
+        -- A subquery, not a join in FROM: Postgres would build a whole-row copy of every joined
+        -- conversation for UPDATE … FROM.
+        (select c.assignee_user_id from ${sql.id(schema, "conversations")} as c where c.id = m.conversation_id)
+          as assignee_user_id`.execute(db);
     for (const row of result.rows)
       applied.push({
         messageId: row.id,

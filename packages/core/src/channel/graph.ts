@@ -57,8 +57,8 @@ export interface GraphClientOptions {
   version: string;
   timeoutMs?: number;
   /**
-   * Keep-alive connections to the Graph API at most (default 32): a burst of sends queues for a
-   * connection instead of opening hundreds at once, and the first of the burst are answered first.
+   * Keep-alive connections to the Graph API at most (default 64; 32 and 128 drained the dispatch
+   * benchmark no faster): a burst of sends queues for a connection instead of opening hundreds at once.
    */
   connections?: number;
 }
@@ -70,7 +70,7 @@ export interface SendResult {
 export class GraphClient {
   private readonly dispatcher: Agent;
   constructor(private readonly options: GraphClientOptions) {
-    this.dispatcher = new Agent({ connections: options.connections ?? 32 });
+    this.dispatcher = new Agent({ connections: options.connections ?? 64 });
   }
 
   private url(path: string): string {

@@ -388,3 +388,25 @@ export function rssMb(pid: number | undefined): number {
     return Number.NaN;
   }
 }
+
+/** CPU seconds used so far by every process whose command name is `comm` (e.g. `postgres`), per pid. */
+export function cpuByCommand(comm: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() !== comm) continue;
+      out.set(Number(entry), cpuSeconds(Number(entry)));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU seconds the processes named `comm` used between two `cpuByCommand` snapshots (new pids count fully). */
+export function cpuDelta(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, s] of after) total += s - (before.get(pid) ?? 0);
+  return total;
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { queueSystemMessage } from "@kanal/core";
+import { queueNotifications, queueSystemMessage } from "@kanal/core";
 import { sql, type Tenant } from "@kanal/db";
 import { eventually, startFullSystem, type FullSystem } from "../../../test/support/full-system";
 import {
@@ -223,5 +223,27 @@ describe("notifications need a recorded opt-in", () => {
     await write(waId, "STOP");
     await eventually(async () => ((await customer(customerId)).opted_out_at ? true : undefined));
     expect(await notify()).toBeNull();
+  });
+
+  it("the bulk verb queues only customers with an opt-in and no STOP since", async () => {
+    const optedIn = await customerWrites();
+    const never = await customerWrites();
+    const stopped = await customerWrites();
+    await t()
+      .updateTable("customers")
+      .set({ opted_in_at: new Date() })
+      .where("id", "in", [optedIn.customerId, stopped.customerId])
+      .execute();
+    await write(stopped.waId, "STOP");
+    await eventually(async () => ((await customer(stopped.customerId)).opted_out_at ? true : undefined));
+    const { queued, skipped } = await queueNotifications(system.services, {
+      tenant,
+      notifications: [optedIn, never, stopped].map((c) => ({
+        conversationId: c.conversationId,
+        text: "Ihre Karte ist unterwegs.",
+      })),
+    });
+    expect(queued.map((q) => q.conversationId)).toEqual([optedIn.conversationId]);
+    expect(skipped.sort()).toEqual([never.conversationId, stopped.conversationId].sort());
   });
 });

@@ -193,11 +193,7 @@ describe("priorities", () => {
       .where("id", "=", limited.tenantId)
       .executeTakeFirstOrThrow();
     // Notifications go only to customers with a recorded opt-in (DOMAIN.md).
-    await tl
-      .updateTable("customers")
-      .set({ opted_in_at: new Date() })
-      .where("wa_id", "in", waIds)
-      .execute();
+    await tl.updateTable("customers").set({ opted_in_at: new Date() }).where("wa_id", "in", waIds).execute();
     const { queueSystemMessage } = await import("@kanal/core");
     for (let round = 0; round < 5; round++) {
       for (const id of conversations)

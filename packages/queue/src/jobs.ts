@@ -3,6 +3,10 @@ import { z } from "zod";
 /** Job payloads carry ids only — never message texts — and are validated where they are processed. */
 export const processEventJob = z.object({ eventId: z.string().regex(/^\d+$/) });
 export const sendJob = z.object({ tenantId: z.string().min(1), messageId: z.string().startsWith("msg_") });
+export const sendBatchJob = z.object({
+  tenantId: z.string().min(1),
+  messageIds: z.array(z.string().startsWith("msg_")).min(1).max(500),
+});
 export const markReadJob = z.object({
   tenantId: z.string().min(1),
   conversationId: z.string().startsWith("conv_"),
@@ -23,4 +27,5 @@ export const afterInboundJob = z.object({
 });
 
 export type SendJob = z.infer<typeof sendJob>;
+export type SendBatchJob = z.infer<typeof sendBatchJob>;
 export type ProcessEventJob = z.infer<typeof processEventJob>;

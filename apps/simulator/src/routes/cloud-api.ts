@@ -31,21 +31,34 @@ export function sendMetaError(c: Context, error: MetaError): Response {
 }
 
 export function bearerToken(c: Context): string {
-  const header = c.req.header("authorization") ?? "";
-  const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
-  return match?.[1] ?? "";
+  return bearerOf(c.req.header("authorization"));
 }
 
 type Gate = { response: Response; fault?: undefined } | { response?: undefined; fault?: Fault };
+type Checked = { error: MetaError; fault?: undefined } | { error?: undefined; fault?: Fault };
 
 /** Latency, token check and injected faults, shared by every Cloud API route. */
 async function gate(c: Context, state: SimulatorState, phoneNumberId: string | undefined): Promise<Gate> {
+  const checked = await check(state, phoneNumberId, bearerToken(c));
+  return checked.error ? { response: sendMetaError(c, checked.error) } : { fault: checked.fault };
+}
+
+function bearerOf(header: string | undefined): string {
+  const match = /^Bearer\s+(\S+)$/i.exec((header ?? "").trim());
+  return match?.[1] ?? "";
+}
+
+async function check(
+  state: SimulatorState,
+  phoneNumberId: string | undefined,
+  token: string,
+): Promise<Checked> {
   if (state.config.latencyMs > 0) await state.sleep(state.config.latencyMs);
-  const reject = (error: MetaError): Gate => {
+  const reject = (error: MetaError): Checked => {
     if (phoneNumberId !== undefined) state.recordRejection(phoneNumberId, error.body.error.code);
-    return { response: sendMetaError(c, error) };
+    return { error };
   };
-  if (!state.tokenIsValid(phoneNumberId, bearerToken(c))) return reject(invalidTokenError());
+  if (!state.tokenIsValid(phoneNumberId, token)) return reject(invalidTokenError());
   const fault = state.consumeFault(phoneNumberId);
   switch (fault?.kind) {
     case undefined:
@@ -76,6 +89,98 @@ async function readJson(c: Context): Promise<Record<string, unknown> | undefined
   }
 }
 
+/** A Cloud API answer: HTTP status and JSON body. */
+export interface Answer {
+  status: number;
+  body: unknown;
+}
+
+const metaAnswer = (error: MetaError): Answer => ({ status: error.httpStatus, body: error.body });
+
+/**
+ * `POST /<version>/<phone_number_id>/messages`: a send or a read receipt, with every check Meta makes
+ * (token, faults, body, throughput 130429, window 131047, pair rate 131056). Shared by the Hono route and
+ * the lean HTTP path the simulator serves this endpoint on (see `app.ts`).
+ */
+export async function messagesEndpoint(
+  state: SimulatorState,
+  phoneNumberId: string,
+  authorization: string | undefined,
+  readBody: () => Promise<Record<string, unknown> | undefined>,
+): Promise<Answer> {
+  const token = bearerOf(authorization);
+  const gated = await check(state, phoneNumberId, token);
+  if (gated.error) return metaAnswer(gated.error);
+  const body = await readBody();
+  if (!body) {
+    state.recordRejection(phoneNumberId, 100);
+    return metaAnswer(invalidParameterError("Request body must be a JSON object"));
+  }
+
+  if (body.status === "read") {
+    const parsed = markReadSchema.safeParse(body);
+    if (!parsed.success) {
+      state.recordRejection(phoneNumberId, 100);
+      return metaAnswer(invalidParameterError(describeIssue(parsed.error)));
+    }
+    state.recordRead({
+      phoneNumberId,
+      messageId: parsed.data.message_id,
+      token,
+      at: new Date(state.now()).toISOString(),
+    });
+    return { status: 200, body: { success: true } };
+  }
+
+  // Meta treats a missing `type` as text.
+  const parsed = sendMessageSchema.safeParse({ type: "text", ...body });
+  if (!parsed.success) {
+    state.recordRejection(phoneNumberId, 100);
+    return metaAnswer(invalidParameterError(describeIssue(parsed.error)));
+  }
+  const request = parsed.data;
+  const waId = request.to.replace(/\D/g, "");
+  const refusal = state.admitSend(phoneNumberId, waId, request.type === "template");
+  if (refusal) {
+    state.recordRejection(phoneNumberId, refusal.body.error.code);
+    return metaAnswer(refusal);
+  }
+
+  const acceptedAtMs = state.now();
+  const message: SentMessage = {
+    wamid: newWamid(waId),
+    phoneNumberId,
+    to: request.to,
+    waId,
+    type: request.type,
+    body,
+    token,
+    acceptedAt: new Date(acceptedAtMs).toISOString(),
+    acceptedAtMs,
+    ...(request.biz_opaque_callback_data === undefined
+      ? {}
+      : { bizOpaqueCallbackData: request.biz_opaque_callback_data }),
+    statuses: [],
+  };
+  state.recordSent(message);
+  void state.runStatusChain(message);
+
+  if (gated.fault) {
+    // The send went through, but the caller never learns its wamid: the crash/timeout case
+    // that biz_opaque_callback_data reconciliation exists for.
+    await state.sleep(state.config.faultTimeoutMs);
+    return metaAnswer(timeoutError());
+  }
+  return {
+    status: 200,
+    body: {
+      messaging_product: "whatsapp",
+      contacts: [{ input: request.to, wa_id: waId }],
+      messages: [{ id: message.wamid }],
+    },
+  };
+}
+
 function profileView(profile: BusinessProfile, fields: string | undefined): Record<string, unknown> {
   const all: Record<string, unknown> = { ...profile, messaging_product: "whatsapp" };
   if (!fields) return all;
@@ -87,74 +192,10 @@ function profileView(profile: BusinessProfile, fields: string | undefined): Reco
 export function registerCloudApi(app: Hono, state: SimulatorState): void {
   app.post(`/${VERSION}/:phoneNumberId/messages`, async (c) => {
     const phoneNumberId = c.req.param("phoneNumberId");
-    const gated = await gate(c, state, phoneNumberId);
-    if (gated.response) return gated.response;
-    const token = bearerToken(c);
-    const body = await readJson(c);
-    if (!body) {
-      state.recordRejection(phoneNumberId, 100);
-      return sendMetaError(c, invalidParameterError("Request body must be a JSON object"));
-    }
-
-    if (body.status === "read") {
-      const parsed = markReadSchema.safeParse(body);
-      if (!parsed.success) {
-        state.recordRejection(phoneNumberId, 100);
-        return sendMetaError(c, invalidParameterError(describeIssue(parsed.error)));
-      }
-      state.recordRead({
-        phoneNumberId,
-        messageId: parsed.data.message_id,
-        token,
-        at: new Date(state.now()).toISOString(),
-      });
-      return c.json({ success: true });
-    }
-
-    // Meta treats a missing `type` as text.
-    const parsed = sendMessageSchema.safeParse({ type: "text", ...body });
-    if (!parsed.success) {
-      state.recordRejection(phoneNumberId, 100);
-      return sendMetaError(c, invalidParameterError(describeIssue(parsed.error)));
-    }
-    const request = parsed.data;
-    const waId = request.to.replace(/\D/g, "");
-    const refusal = state.admitSend(phoneNumberId, waId, request.type === "template");
-    if (refusal) {
-      state.recordRejection(phoneNumberId, refusal.body.error.code);
-      return sendMetaError(c, refusal);
-    }
-
-    const acceptedAtMs = state.now();
-    const message: SentMessage = {
-      wamid: newWamid(waId),
-      phoneNumberId,
-      to: request.to,
-      waId,
-      type: request.type,
-      body,
-      token,
-      acceptedAt: new Date(acceptedAtMs).toISOString(),
-      acceptedAtMs,
-      ...(request.biz_opaque_callback_data === undefined
-        ? {}
-        : { bizOpaqueCallbackData: request.biz_opaque_callback_data }),
-      statuses: [],
-    };
-    state.recordSent(message);
-    void state.runStatusChain(message);
-
-    if (gated.fault) {
-      // The send went through, but the caller never learns its wamid: the crash/timeout case
-      // that biz_opaque_callback_data reconciliation exists for.
-      await state.sleep(state.config.faultTimeoutMs);
-      return sendMetaError(c, timeoutError());
-    }
-    return c.json({
-      messaging_product: "whatsapp",
-      contacts: [{ input: request.to, wa_id: waId }],
-      messages: [{ id: message.wamid }],
-    });
+    const answer = await messagesEndpoint(state, phoneNumberId, c.req.header("authorization"), () =>
+      readJson(c),
+    );
+    return c.json(answer.body, answer.status as 200);
   });
 
   app.post(`/${VERSION}/:phoneNumberId/media`, async (c) => {

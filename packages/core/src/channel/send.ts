@@ -1,5 +1,5 @@
 import { renderSnippet } from "@kanal/rules";
-import type { Db, Tenant } from "@kanal/db";
+import type { Db, NewMessage, Tenant } from "@kanal/db";
 import { auditTenant } from "../audit";
 import { newId } from "../crypto";
 import { AppError, forbidden, notFound } from "../errors";
@@ -243,6 +243,103 @@ export async function queueSystemMessage(
     await enqueueSend(services, input.tenant, id, PRIORITY[lane]);
   });
   return { id };
+}
+
+/**
+ * Messages per `send-batch` job at most. One job per bank's campaign keeps one job per number draining
+ * it chunk by chunk (`SEND_CHUNK`), instead of many jobs of one number waking for the same free slots.
+ */
+export const NOTIFICATION_BATCH_SIZE = 500;
+/** Rows per INSERT statement when many notifications are written at once. */
+const INSERT_CHUNK = 1_000;
+
+export interface NotificationInput {
+  conversationId: string;
+  text: string;
+}
+
+/**
+ * The bank's bulk notifications (the bulk lane), many at once: the same rule as `queueSystemMessage`
+ * (inside the customer's 24-hour window only; others are returned as skipped), the rows written
+ * `queued` and their `send-batch` jobs (up to `NOTIFICATION_BATCH_SIZE` messages each, one bank, so one
+ * number) added in the same transaction — a failed enqueue rolls every row back (503). Dispatch then
+ * takes a batch's slots, claims and sends in a few round trips instead of a few per message.
+ */
+export async function queueNotifications(
+  services: Services,
+  input: { tenant: Tenant; notifications: readonly NotificationInput[]; batchSize?: number },
+): Promise<{ queued: { conversationId: string; id: string }[]; skipped: string[] }> {
+  const { db } = services;
+  const { tenant } = input;
+  const batchSize = Math.max(1, Math.min(input.batchSize ?? NOTIFICATION_BATCH_SIZE, 500));
+  const conversationIds = [...new Set(input.notifications.map((n) => n.conversationId))];
+  if (conversationIds.length === 0) return { queued: [], skipped: [] };
+  const recipients = new Map<
+    string,
+    { last_inbound_at: Date | null; opted_in_at: Date | null; opted_out_at: Date | null }
+  >();
+  for (let i = 0; i < conversationIds.length; i += INSERT_CHUNK) {
+    const rows = await db
+      .withSchema(tenant.schema_name)
+      .selectFrom("conversations as c")
+      .innerJoin("customers as cu", "cu.id", "c.customer_id")
+      .select(["c.id", "cu.last_inbound_at", "cu.opted_in_at", "cu.opted_out_at"])
+      .where("c.id", "in", conversationIds.slice(i, i + INSERT_CHUNK))
+      .execute();
+    for (const r of rows) recipients.set(r.id, r);
+  }
+  const now = new Date();
+  const queued: { conversationId: string; id: string }[] = [];
+  const skipped: string[] = [];
+  const rows: NewMessage[] = [];
+  for (const n of input.notifications) {
+    const recipient = recipients.get(n.conversationId);
+    // The same rules as queueSystemMessage: the window, and the customer's recorded opt-in.
+    if (!recipient || !windowOpen(recipient.last_inbound_at, now) || !notificationsAllowed(recipient)) {
+      skipped.push(n.conversationId);
+      continue;
+    }
+    const id = newId("msg");
+    queued.push({ conversationId: n.conversationId, id });
+    rows.push({
+      id,
+      conversation_id: n.conversationId,
+      direction: "outbound",
+      type: "text",
+      text: n.text,
+      status: "queued",
+      kind: "notification",
+      priority: "bulk",
+      created_at: now,
+    });
+  }
+  if (rows.length === 0) return { queued, skipped };
+  await db.transaction().execute(async (trx) => {
+    const tt = trx.withSchema(tenant.schema_name);
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK)
+      await tt
+        .insertInto("messages")
+        .values(rows.slice(i, i + INSERT_CHUNK))
+        .execute();
+    const jobs = [];
+    for (let i = 0; i < queued.length; i += batchSize) {
+      const messageIds = queued.slice(i, i + batchSize).map((q) => q.id);
+      jobs.push({
+        name: "send-batch",
+        data: { tenantId: tenant.id, messageIds },
+        opts: { jobId: `batch-${messageIds[0]}`, priority: PRIORITY.bulk },
+      });
+    }
+    try {
+      await services.queues.dispatch.addBulk(jobs);
+    } catch {
+      throw new AppError(
+        "unavailable",
+        "Sending is unavailable right now; the notifications were not saved, please try again",
+      );
+    }
+  });
+  return { queued, skipped };
 }
 
 export async function findMessage(db: Db, schema: string, messageId: string) {

@@ -1,5 +1,5 @@
-import { dispatchDepsFor, dispatchMessage, markConversationRead } from "@kanal/core";
-import { markReadJob, sendJob } from "@kanal/queue";
+import { dispatchBatch, dispatchDepsFor, dispatchMessage, markConversationRead } from "@kanal/core";
+import { markReadJob, sendBatchJob, sendJob } from "@kanal/queue";
 import { settle } from "../../outcome";
 import type { Processor } from "../../registry";
 
@@ -11,6 +11,13 @@ export const dispatchProcessor: Processor = {
     send: async (job, { services, token }) => {
       const outcome = await dispatchMessage(dispatchDepsFor(services), {
         ...sendJob.parse(job.data),
+        attemptsMade: job.attemptsMade,
+      });
+      return settle(job, token, outcome);
+    },
+    "send-batch": async (job, { services, token }) => {
+      const outcome = await dispatchBatch(dispatchDepsFor(services), {
+        ...sendBatchJob.parse(job.data),
         attemptsMade: job.attemptsMade,
       });
       return settle(job, token, outcome);

@@ -41,9 +41,13 @@ export function createServices(
     logDestination?: DestinationStream;
   } = {},
 ): Services {
+  const logger = createLogger(options.name ?? "kanal", config.LOG_LEVEL, options.logDestination);
+  const onIdleError = (error: Error) =>
+    logger.warn({ err: error.message }, "a pooled database connection broke while idle");
   const db = createDb(config.DATABASE_URL, {
     max: options.dbPoolSize ?? 10,
     application: options.name ?? "kanal",
+    onIdleError,
   });
   const groups = Array.from({ length: options.bankDbGroups?.groups ?? 0 }, (_, i) =>
     createDb(config.DATABASE_URL, {
@@ -52,6 +56,7 @@ export function createServices(
       preparedStatements: true,
       // A backend's caches for its banks are the point of these pools: keep the connections open.
       idleTimeoutMillis: 0,
+      onIdleError,
     }),
   );
   const bankDb = (schema: string): Db => groups[groupOf(schema, groups.length)] ?? db;
@@ -72,7 +77,7 @@ export function createServices(
     },
     redis,
     queues,
-    logger: createLogger(options.name ?? "kanal", config.LOG_LEVEL, options.logDestination),
+    logger,
     lucia: createLucia(db, { secureCookies: secure, ttlHours: config.SESSION_TTL_HOURS }),
     throttle: createLoginThrottle(redis, { prefix: config.QUEUE_PREFIX }),
     tenantMigrations: options.tenantMigrations ?? tenantMigrations,

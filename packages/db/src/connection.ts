@@ -25,6 +25,8 @@ export function createDb(
     preparedStatements?: boolean;
     /** Close a connection idle this long (pg's default 10 s); 0 keeps them (and their warm caches). */
     idleTimeoutMillis?: number;
+    /** An idle connection broke (Postgres restarted, the backend was terminated); pg drops it from the pool. */
+    onIdleError?: (error: Error) => void;
   } = {},
 ): Db {
   const pool = new pg.Pool({
@@ -36,6 +38,9 @@ export function createDb(
     // Prepared statements are planned once per connection (generic plan), not at every execution.
     ...(options.preparedStatements && { options: "-c plan_cache_mode=force_generic_plan" }),
   });
+  // Without a listener pg's pool rethrows an idle connection's error and the whole process dies; the
+  // broken connection is already out of the pool, the next query gets a fresh one.
+  pool.on("error", (error) => options.onIdleError?.(error));
   if (options.preparedStatements) pool.on("connect", prepareStatements);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   pools.set(db, pool);

@@ -69,3 +69,24 @@ it("transactionOpenedWith runs its first statement inside the transaction, commi
   expect(after.rows[0]).toEqual({ n: "0" });
   await sql`drop table ${table}`.execute(plain);
 });
+
+it("an idle connection whose backend is terminated is reported, not thrown, and the pool carries on", async () => {
+  const errors: Error[] = [];
+  const db = createDb(inject("databaseUrl"), {
+    max: 1,
+    idleTimeoutMillis: 0,
+    application: "kanal-idle-error-test",
+    onIdleError: (error) => errors.push(error),
+  });
+  try {
+    const pid = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)).rows[0]?.pid;
+    // As Postgres does on a restart or `drop database … with (force)`: the idle backend goes away.
+    await sql`select pg_terminate_backend(${pid}::int)`.execute(plain);
+    const deadline = Date.now() + 5_000;
+    while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(errors.map((e) => e.message).join()).toContain("terminating connection");
+    expect((await sql<{ n: number }>`select 1 as n`.execute(db)).rows[0]?.n).toBe(1);
+  } finally {
+    await db.destroy();
+  }
+});

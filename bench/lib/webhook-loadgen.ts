@@ -14,7 +14,7 @@ const warmupMs = Number(process.env.WARMUP_MS ?? 2_000);
 const secret = process.env.WHATSAPP_APP_SECRET ?? "bench-app-secret";
 const phoneNumberId = process.env.PHONE_NUMBER_ID ?? "106540352242922";
 const runTag = process.env.RUN_TAG ?? "r";
-const maxRequests = Number(process.env.MAX_REQUESTS ?? 250_000);
+const maxRequests = Number(process.env.MAX_REQUESTS ?? 400_000);
 
 function body(i: number) {
   const waId = `49170${String(i % 5000).padStart(7, "0")}`;
@@ -54,7 +54,7 @@ function body(i: number) {
 
 // Signed ahead of time, so signing does not compete with the API for the CPU during the measurement.
 // Each request is built as its full HTTP/1.1 bytes (request line, headers, signed body) up front.
-const estimate = Math.min(maxRequests, Math.ceil(((durationMs + warmupMs) / 1000) * 16_000));
+const estimate = Math.min(maxRequests, Math.ceil(((durationMs + warmupMs) / 1000) * 25_000));
 const bodies = Array.from({ length: estimate }, (_, i) => {
   const item = body(i);
   const head =

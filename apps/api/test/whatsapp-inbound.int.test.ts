@@ -1,7 +1,14 @@
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signWebhookBody, sweepPendingWebhooks } from "@kanal/core";
+import {
+  eventBatchJobs,
+  signWebhookBody,
+  type StoredWebhook,
+  sweepPendingWebhooks,
+  WebhookRelay,
+  WebhookStore,
+} from "@kanal/core";
 import { sql } from "@kanal/db";
 import { eventually, startFullSystem, type FullSystem } from "../../../test/support/full-system";
 import {
@@ -389,5 +396,130 @@ describe("an event that keeps failing", () => {
       .executeTakeFirstOrThrow();
     expect(after.status).toBe("dead");
     expect(after.error).toMatch(/failed 20 times/);
+  });
+});
+
+describe("one job per batch of stored events", () => {
+  const wamidOf = (body: string) => /"id":"(wamid\.[^"]+)"/.exec(body)?.[1] ?? "";
+  const eventsOf = (ids: string[]) =>
+    system.services.db
+      .withSchema("control")
+      .selectFrom("webhook_events")
+      .select(["id", "status", "attempts"])
+      .where("id", "in", ids)
+      .orderBy("id")
+      .execute();
+  const messagesOf = (wamids: string[]) =>
+    t().selectFrom("messages").select("wamid").where("wamid", "in", wamids).execute();
+  async function storeAll(bodies: string[]): Promise<StoredWebhook[]> {
+    const store = new WebhookStore(system.services.db, () => {});
+    return Promise.all(bodies.map((b) => store.store(b)));
+  }
+
+  it("splits at 100 events, with ids that name the batch and no colon", () => {
+    const events = Array.from({ length: 250 }, (_, i) => ({
+      id: String(1000 + i),
+      receivedAt: new Date(1_700_000_000_000 + i),
+    }));
+    const jobs = eventBatchJobs(events);
+    expect(jobs.map((j) => j.data.eventIds.length)).toEqual([100, 100, 50]);
+    expect(jobs.flatMap((j) => j.data.eventIds)).toEqual(events.map((e) => e.id));
+    expect(jobs.map((j) => j.opts.jobId)).toEqual([
+      "evts-1000-1700000000000-100",
+      "evts-1100-1700000000100-100",
+      "evts-1200-1700000000200-50",
+    ]);
+    expect(eventBatchJobs(events).map((j) => j.opts.jobId)).toEqual(jobs.map((j) => j.opts.jobId));
+  });
+
+  it("the relay enqueues one job for several events, a re-add is deduplicated, and each is processed once", async () => {
+    const bodies = Array.from({ length: 5 }, () => forBank("inbound-text"));
+    const events = await storeAll(bodies);
+    const relay = new WebhookRelay(system.services.queues, (error) => {
+      throw error;
+    });
+    for (const event of events) relay.push(event);
+    await relay.flush();
+    const [batch] = eventBatchJobs(events);
+    const jobId = batch?.opts.jobId ?? "";
+    const job = await system.services.queues.inbound.getJob(jobId);
+    expect(job?.name).toBe("process-events");
+    expect(job?.data).toEqual({ eventIds: events.map((e) => e.id) });
+    // The same batch added again is the same job, not a second one.
+    const [again] = await system.services.queues.inbound.addBulk(eventBatchJobs(events));
+    expect(again?.id).toBe(jobId);
+    await eventually(async () => (await messagesOf(bodies.map(wamidOf))).length === 5);
+    const processed = await eventually(async () => {
+      const rows = await eventsOf(events.map((e) => e.id));
+      return rows.every((r) => r.status === "processed") ? rows : undefined;
+    });
+    expect(processed.map((r) => r.attempts)).toEqual([1, 1, 1, 1, 1]);
+    expect((await system.services.queues.inbound.getJob(jobId))?.attemptsMade).toBe(1);
+  });
+
+  it("a replayed batch job stores nothing new", async () => {
+    const bodies = Array.from({ length: 4 }, () => forBank("inbound-text"));
+    const events = await storeAll(bodies);
+    const ids = events.map((e) => e.id);
+    await system.services.queues.inbound.add(
+      "process-events",
+      { eventIds: ids },
+      { jobId: `replay-a-${ids[0]}` },
+    );
+    await eventually(async () =>
+      (await eventsOf(ids)).every((r) => r.status === "processed") ? true : undefined,
+    );
+    // A second job with the same events (a replay under another id, so BullMQ does not deduplicate it).
+    const replay = await system.services.queues.inbound.add(
+      "process-events",
+      { eventIds: ids },
+      { jobId: `replay-b-${ids[0]}` },
+    );
+    await eventually(async () => (await replay.isCompleted()) || undefined);
+    expect(await messagesOf(bodies.map(wamidOf))).toHaveLength(4);
+    expect((await eventsOf(ids)).map((r) => [r.status, r.attempts])).toEqual(ids.map(() => ["processed", 1]));
+  });
+
+  it("one failing event does not block the others; it is retried, and one out of attempts becomes a dead letter", async () => {
+    const { MAX_EVENT_ATTEMPTS } = await import("@kanal/core");
+    const bodies = Array.from({ length: 3 }, () => forBank("inbound-text"));
+    const good = await storeAll(bodies);
+    // Stored as pending but unreadable to the worker: processing it throws until it is repaired.
+    const insertBroken = (attempts: number) =>
+      system.services.db
+        .withSchema("control")
+        .insertInto("webhook_events")
+        .values({ body: "{not json", status: "pending", error: null, attempts })
+        .returning("id")
+        .executeTakeFirstOrThrow()
+        .then((r) => String(r.id));
+    const failing = await insertBroken(0);
+    const exhausted = await insertBroken(MAX_EVENT_ATTEMPTS);
+    const ids = [good[0]?.id ?? "", failing, good[1]?.id ?? "", exhausted, good[2]?.id ?? ""];
+    const job = await system.services.queues.inbound.add(
+      "process-events",
+      { eventIds: ids },
+      { jobId: `failing-${failing}` },
+    );
+    // The others are processed in the first attempt although the broken one fails in it.
+    await eventually(async () => (await messagesOf(bodies.map(wamidOf))).length === 3);
+    await eventually(async () => ((await job.getState()) === "delayed" ? true : undefined));
+    const afterFirst = new Map((await eventsOf(ids)).map((r) => [String(r.id), r]));
+    expect(afterFirst.get(failing)).toMatchObject({ status: "pending", attempts: 1 });
+    expect(afterFirst.get(exhausted)?.status).toBe("dead");
+    for (const e of good) expect(afterFirst.get(e.id)).toMatchObject({ status: "processed", attempts: 1 });
+    // Repaired before its retry: the retry processes it and skips the events already done.
+    await system.services.db
+      .withSchema("control")
+      .updateTable("webhook_events")
+      .set({ body: forBank("inbound-text") })
+      .where("id", "=", failing)
+      .execute();
+    await eventually(async () => ((await job.isCompleted()) ? true : undefined), 20_000);
+    const final = new Map((await eventsOf(ids)).map((r) => [String(r.id), r]));
+    expect(final.get(failing)).toMatchObject({ status: "processed", attempts: 2 });
+    for (const e of good) expect(final.get(e.id)).toMatchObject({ status: "processed", attempts: 1 });
+    expect(await messagesOf(bodies.map(wamidOf))).toHaveLength(3);
+    expect((await system.services.queues.inbound.getJob(`failing-${failing}`))?.attemptsMade).toBe(2);
   });
 });

@@ -2,6 +2,12 @@ import { z } from "zod";
 
 /** Job payloads carry ids only — never message texts — and are validated where they are processed. */
 export const processEventJob = z.object({ eventId: z.string().regex(/^\d+$/) });
+/** The most stored events one `process-events` job carries (the relay splits larger batches). */
+export const MAX_EVENTS_PER_JOB = 100;
+/** One job for a batch of stored webhook events (what the API's relay enqueues; `process-event` stays valid). */
+export const processEventsJob = z.object({
+  eventIds: z.array(z.string().regex(/^\d+$/)).min(1).max(MAX_EVENTS_PER_JOB),
+});
 export const sendJob = z.object({ tenantId: z.string().min(1), messageId: z.string().startsWith("msg_") });
 export const sendBatchJob = z.object({
   tenantId: z.string().min(1),
@@ -29,3 +35,4 @@ export const afterInboundJob = z.object({
 export type SendJob = z.infer<typeof sendJob>;
 export type SendBatchJob = z.infer<typeof sendBatchJob>;
 export type ProcessEventJob = z.infer<typeof processEventJob>;
+export type ProcessEventsJob = z.infer<typeof processEventsJob>;

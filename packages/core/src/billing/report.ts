@@ -2,6 +2,7 @@ import { sql } from "@kanal/db";
 import type { Services } from "../services";
 import { isStripeError, METER_EVENT_NAMES, stripeClient } from "./stripe";
 import { billingDb, type UsageKind } from "./tables";
+import { mapLimit } from "../map-limit";
 
 export interface ReportOptions {
   /** Rows per transaction; each batch is sent, then marked, then committed. */
@@ -16,21 +17,6 @@ export interface ReportResult {
   reported: number;
   unreportable: number;
   failed: number;
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const run = async () => {
-    while (next < items.length) {
-      const index = next++;
-      const item = items[index];
-      if (item === undefined) continue;
-      results[index] = await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
-  return results;
 }
 
 type Outcome =

@@ -1,5 +1,6 @@
 import { sql, type Db, type Tenant, type Transaction, transactionOpenedWith, type Database } from "@kanal/db";
 import { newId } from "../crypto";
+import { mapLimit } from "../map-limit";
 import { publishToUsers } from "../events";
 import type { Rule } from "@kanal/rules";
 import { noEffects, type RoutingEffects, runEffects } from "../routing/effects";
@@ -574,6 +575,43 @@ export async function processWebhookEvent(services: Services, eventId: string): 
       "webhook for unknown phone_number_id kept",
     );
   return result;
+}
+
+/** Events of one `process-events` job processed at once (per-customer advisory locks serialise the rest). */
+export const EVENTS_IN_FLIGHT_PER_JOB = 8;
+
+/**
+ * Processes a batch of stored webhook events (one `process-events` job), at most
+ * `EVENTS_IN_FLIGHT_PER_JOB` at a time. Each event is processed as `processWebhookEvent` does — its own
+ * attempt count, skipped once processed — so one event's failure does not hold up the others: all are
+ * tried, then the job fails naming the events that failed, and its retry finds the rest processed and
+ * skips them. An event that keeps failing is retired as a dead letter after its attempts, as alone.
+ */
+export async function processWebhookEvents(
+  services: Services,
+  eventIds: readonly string[],
+): Promise<IngestResult> {
+  const total: IngestResult = { messages: 0, duplicates: 0, statuses: 0, unknownNumbers: [] };
+  const failed: { eventId: string; error: Error }[] = [];
+  await mapLimit(eventIds, EVENTS_IN_FLIGHT_PER_JOB, async (eventId) => {
+    try {
+      const result = await processWebhookEvent(services, eventId);
+      total.messages += result.messages;
+      total.duplicates += result.duplicates;
+      total.statuses += result.statuses;
+      total.unknownNumbers.push(...result.unknownNumbers);
+    } catch (error) {
+      failed.push({ eventId, error: error as Error });
+    }
+  });
+  if (failed.length > 0) {
+    const first = failed[0] as { eventId: string; error: Error };
+    throw new Error(
+      `${failed.length} of ${eventIds.length} webhook events failed (${failed.map((f) => f.eventId).join(", ")}): ${first.error.message}`,
+      { cause: first.error },
+    );
+  }
+  return total;
 }
 
 /**

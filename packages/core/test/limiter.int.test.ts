@@ -51,7 +51,7 @@ describe("SendLimiter, bulk lane", () => {
     expect((await limiter.acquireBulk(phone, 10, batch)).every((v) => v === 0)).toBe(true);
     await limiter.completeMany(
       phone,
-      batch.map((s) => s.member),
+      batch.map((s) => ({ member: s.member })),
     );
     const wait = await limiter.bulkWait(phone, 10);
     expect(wait).toBeGreaterThan(900);
@@ -62,6 +62,20 @@ describe("SendLimiter, bulk lane", () => {
       sends(1, () => "4917200"),
     );
     expect(later[0]).toBeGreaterThan(900);
+  });
+
+  it("ages each slot from its own answer, not from the slowest answer of its chunk", async () => {
+    const phone = nextNumber();
+    const batch = sends(9, (i) => `49174${i}`);
+    expect((await limiter.acquireBulk(phone, 10, batch)).every((v) => v === 0)).toBe(true);
+    // Eight were answered 400 ms before the call, the last one just now.
+    await limiter.completeMany(
+      phone,
+      batch.map((s, i) => ({ member: s.member, answeredMsAgo: i < 8 ? 400 : 0 })),
+    );
+    const wait = await limiter.bulkWait(phone, 10);
+    expect(wait).toBeGreaterThan(500);
+    expect(wait).toBeLessThanOrEqual(601);
   });
 
   it("holds back only the recipient over its pair rate (negative wait), the rest of the batch goes", async () => {

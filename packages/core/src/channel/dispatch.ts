@@ -325,9 +325,10 @@ async function handOver(services: Services, tenantId: string, messageIds: readon
 
 type Outbound = Awaited<ReturnType<ReturnType<typeof selectOutbound>["execute"]>>[number] & { wa_id: string };
 
-type SendResult =
-  | { message: Outbound; wamid: string; error?: undefined }
-  | { message: Outbound; error: Error; wamid?: undefined };
+type SendResult = { message: Outbound; answeredAt: number } & (
+  | { wamid: string; error?: undefined }
+  | { error: Error; wamid?: undefined }
+);
 
 /**
  * Sends per limiter call, claim and wamid statement: about one window of a default number (80/s). Tried
@@ -399,16 +400,22 @@ async function sendChunk(
             token,
             metaPayload(message, message.wa_id, message.id),
           );
-          return { message, wamid };
+          return { message, wamid, answeredAt: performance.now() };
         } catch (error) {
-          return { message, error: error as Error };
+          return { message, error: error as Error, answeredAt: performance.now() };
         }
       }),
   );
-  // Slots of rows claimed elsewhere were not used; they age from now like the others.
+  // Each slot ages from its own answer; slots of rows claimed elsewhere were not used and age from now.
+  const answered = new Map(results.map((r) => [r.message.id, r.answeredAt]));
+  const completedAt = performance.now();
   await limiter.completeMany(
     binding.phoneNumberId,
-    members.filter((_, i) => verdicts[i] === 0),
+    chunk.flatMap((m, i) => {
+      if (verdicts[i] !== 0) return [];
+      const at = answered.get(m.id);
+      return [{ member: members[i] as string, answeredMsAgo: at === undefined ? 0 : completedAt - at }];
+    }),
   );
 
   const accepted = results.filter((r): r is SendResult & { wamid: string } => r.wamid !== undefined);

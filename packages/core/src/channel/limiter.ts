@@ -140,10 +140,11 @@ return math.max(1, score + windowMs - now + 1)
 `;
 
 /** Several sends got their answers: each slot now ages from this moment (ARGV: the members). */
+// ARGV: member, age, member, age, …: each slot ages from its own answer, `age` ms before this call.
 const COMPLETE_MANY = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for i = 1, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now, ARGV[i]) end
+for i = 1, #ARGV, 2 do redis.call('ZADD', KEYS[1], 'XX', now - tonumber(ARGV[i + 1]), ARGV[i]) end
 return now
 `;
 
@@ -287,10 +288,18 @@ export class SendLimiter {
     );
   }
 
-  /** Several sends got their answers: their slots age from this moment. */
-  async completeMany(phoneNumberId: string, members: readonly string[]): Promise<void> {
-    if (members.length === 0) return;
-    await this.redis.kanalCompleteSends(this.keys(phoneNumberId, "-")[0], ...members);
+  /**
+   * Several sends got their answers: each slot ages from its own answer, `answeredMsAgo` before this call
+   * (measured locally as a duration, so the workers' clocks need not agree; 0: from now). A slot is held
+   * until one window after its own answer, not after the slowest answer of its chunk.
+   */
+  async completeMany(
+    phoneNumberId: string,
+    sends: readonly { member: string; answeredMsAgo?: number }[],
+  ): Promise<void> {
+    if (sends.length === 0) return;
+    const args = sends.flatMap((s) => [s.member, String(Math.max(0, Math.floor(s.answeredMsAgo ?? 0)))]);
+    await this.redis.kanalCompleteSends(this.keys(phoneNumberId, "-")[0], ...args);
   }
 
   /** The send got its answer (success or error): its slot now ages from this moment. */

@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { PairRateBucket, ThroughputWindow } from "./limits";
+import { randomHex } from "./random";
 import type { StoredMedia } from "./media";
 import type { MetaError } from "./meta-errors";
 import { pairRateLimitError, throughputLimitError, windowClosedError } from "./meta-errors";
@@ -288,7 +288,7 @@ export class SimulatorState {
     const key = `${message.phoneNumberId}:${message.waId}:${category}`;
     let conversation = this.conversations.get(key);
     if (!conversation || conversation.expiresAtMs <= message.acceptedAtMs) {
-      conversation = { id: randomBytes(16).toString("hex"), expiresAtMs: message.acceptedAtMs + DAY_MS };
+      conversation = { id: randomHex(16), expiresAtMs: message.acceptedAtMs + DAY_MS };
       this.conversations.set(key, conversation);
     }
     return { category, conversationId: conversation.id, conversationExpiresAtMs: conversation.expiresAtMs };

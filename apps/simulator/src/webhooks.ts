@@ -1,4 +1,5 @@
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac } from "node:crypto";
+import { randomHex } from "./random";
 
 export type MessageStatus = "sent" | "delivered" | "read" | "failed" | "played";
 
@@ -47,7 +48,7 @@ export function newWamid(waId: string): string {
     Buffer.from([0x1c, 0x18, waId.length & 0xff]),
     Buffer.from(waId, "latin1"),
     Buffer.from([0x15, 0x02, 0x00, 0x11, 0x18, 0x12]),
-    Buffer.from(randomBytes(9).toString("hex").toUpperCase(), "latin1"),
+    Buffer.from(randomHex(9).toUpperCase(), "latin1"),
     Buffer.from([0x00]),
   ]);
   return `wamid.${record.toString("base64")}`;

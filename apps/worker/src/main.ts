@@ -4,7 +4,7 @@ import { processors } from "./processors/index";
 import { startWorkers } from "./worker";
 
 const config = loadConfig();
-// Inbound messages and their routing run on bank-affine pools (Services.bankDb): 8 × 3 connections.
+// Inbound messages and their routing run on bank-affine pools (Services.bankDb): 12 × 2 connections.
 const services = createServices(config, {
   name: "kanal-worker",
   dbPoolSize: 32,

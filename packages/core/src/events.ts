@@ -31,17 +31,7 @@ export async function publishToUsers(
   if (unique.length === 0) return;
   const payload = JSON.stringify({ type, data });
   const publisher = withPublishCommand(redis);
-  // One round trip for the usual single recipient; one key per script call, so it also runs on a cluster.
-  if (unique.length === 1) {
-    await publisher.kanalPublishEvent(
-      streamKey(unique[0] ?? ""),
-      String(STREAM_LEN),
-      payload,
-      CHANNEL,
-      JSON.stringify(unique[0]),
-    );
-    return;
-  }
+  // One round trip for every recipient; one key per script call, so it also runs on a cluster.
   const pipeline = publisher.pipeline() as ReturnType<Redis["pipeline"]> & PublishCommand;
   for (const userId of unique)
     pipeline.kanalPublishEvent(

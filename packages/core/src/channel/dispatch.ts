@@ -164,18 +164,6 @@ async function requeue(t: TenantDb, ids: readonly string[]): Promise<void> {
 /** A status webhook may already have moved a row on (and set the wamid); only fill in what is missing. */
 async function storeWamids(t: TenantDb, schema: string, accepted: readonly { id: string; wamid: string }[]) {
   if (accepted.length === 0) return;
-  if (accepted.length === 1) {
-    const [one] = accepted as [{ id: string; wamid: string }];
-    await t
-      .updateTable("messages")
-      .set((eb) => ({
-        wamid: eb.fn.coalesce("wamid", eb.val(one.wamid)),
-        status: sql`case when status = 'sending' then 'accepted' else status end`,
-      }))
-      .where("id", "=", one.id)
-      .execute();
-    return;
-  }
   const ids = accepted.map((a) => a.id);
   const wamids = accepted.map((a) => a.wamid);
   await sql`

@@ -1,58 +1,20 @@
 import type { Redis } from "ioredis";
 
 /**
- * One limiter in Redis for every worker process (ADR 0006): a sliding window of sends per number, a token
+ * One limiter in Redis for every worker process (ADR 0004): a sliding window of sends per number, a token
  * bucket per recipient for Meta's pair rate, and cooldowns set when Meta answers 130429/80007 or 131056
  * anyway. Redis TIME is the clock, so workers on different machines agree.
  *
  * A send occupies its window slot from acquisition until a full window after its response: while it is in
- * flight its score lies in the future, and `complete` stamps it with the response time. Whatever the
+ * flight its score lies in the future, and `completeMany` stamps it with its response time. Whatever the
  * network and event-loop jitter, Meta cannot receive more than `limit` sends in any window.
- * Returns 0 when the send may go now (and records it), otherwise the milliseconds to wait.
- */
-const ACQUIRE = `
-local window, numberCooldown, pairBucket, pairCooldown = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local limit, windowMs, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-local pairBurst, pairIntervalMs, inFlightMs = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local cool = redis.call('PTTL', numberCooldown)
-if cool > 0 then return cool end
-local pcool = redis.call('PTTL', pairCooldown)
-if pcool > 0 then return pcool end
-local tokens = pairBurst
-if pairBurst > 0 then
-  local b = redis.call('HMGET', pairBucket, 'tokens', 'stamp')
-  if b[1] then
-    tokens = math.min(pairBurst, tonumber(b[1]) + (now - tonumber(b[2])) / pairIntervalMs)
-  end
-  if tokens < 1 then return math.ceil((1 - tokens) * pairIntervalMs) end
-end
-redis.call('ZREMRANGEBYSCORE', window, '-inf', now - windowMs)
-local allowed = limit - (tonumber(ARGV[7]) or 0)
-local count = redis.call('ZCARD', window)
-if count >= allowed then
-  -- The slot that frees first for this lane: rank (count - allowed) in age order.
-  local rank = count - allowed
-  local oldest = tonumber(redis.call('ZRANGE', window, rank, rank, 'WITHSCORES')[2])
-  if oldest > now then return 20 end
-  return math.max(1, oldest + windowMs - now + 1)
-end
-redis.call('ZADD', window, now + inFlightMs, member)
-redis.call('PEXPIRE', window, windowMs + inFlightMs + 1000)
-if pairBurst > 0 then
-  redis.call('HSET', pairBucket, 'tokens', tokens - 1, 'stamp', now)
-  redis.call('PEXPIRE', pairBucket, pairBurst * pairIntervalMs + 1000)
-end
-return 0
-`;
-
-/**
- * The same rules for several sends of one number in one call (the bulk lane's batches): KEYS are the
- * window and the number's cooldown, then each send's pair bucket and pair cooldown; ARGV the limit, the
- * window, how long an unanswered send holds its slot, the pair burst and interval, how many slots of the
+ *
+ * Several sends of one number in one call (a single send is a call with one): KEYS are the window and the
+ * number's cooldown, then each send's pair bucket and pair cooldown; ARGV the limit, the window, how long
+ * an unanswered send holds its slot, the pair burst (0: no pair rate) and interval, how many slots of the
  * window this lane must leave free (the reply lane's reserve), then one member per send. Returns one
- * number per send, in order: 0 when granted (and recorded), otherwise the milliseconds to wait.
+ * number per send, in order: 0 when granted (and recorded), otherwise the milliseconds to wait —
+ * negative when the recipient's pair rate holds it, positive when the number's window or cooldown does.
  */
 const ACQUIRE_MANY = `
 local window, numberCooldown = KEYS[1], KEYS[2]
@@ -139,19 +101,11 @@ if score > now then return 20 end
 return math.max(1, score + windowMs - now + 1)
 `;
 
-/** Several sends got their answers: each slot now ages from this moment (ARGV: the members). */
 // ARGV: member, age, member, age, …: each slot ages from its own answer, `age` ms before this call.
 const COMPLETE_MANY = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 for i = 1, #ARGV, 2 do redis.call('ZADD', KEYS[1], 'XX', now - tonumber(ARGV[i + 1]), ARGV[i]) end
-return now
-`;
-
-const COMPLETE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
 return now
 `;
 
@@ -176,17 +130,9 @@ export interface BatchSend {
 }
 
 type RedisWithAcquire = Redis & {
-  kanalCompleteSend(k1: string, member: string): Promise<number>;
   kanalAcquireSends(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
   kanalCompleteSends(k1: string, ...members: string[]): Promise<number>;
   kanalWaitForSlot(k1: string, k2: string, ...args: number[]): Promise<number>;
-  kanalAcquireSend(
-    k1: string,
-    k2: string,
-    k3: string,
-    k4: string,
-    ...args: (string | number)[]
-  ): Promise<number>;
 };
 
 export class SendLimiter {
@@ -195,9 +141,7 @@ export class SendLimiter {
     redis: Redis,
     private readonly options: LimiterOptions,
   ) {
-    if (!("kanalAcquireSend" in redis)) {
-      redis.defineCommand("kanalAcquireSend", { numberOfKeys: 4, lua: ACQUIRE });
-      redis.defineCommand("kanalCompleteSend", { numberOfKeys: 1, lua: COMPLETE });
+    if (!("kanalAcquireSends" in redis)) {
       redis.defineCommand("kanalAcquireSends", { lua: ACQUIRE_MANY });
       redis.defineCommand("kanalCompleteSends", { numberOfKeys: 1, lua: COMPLETE_MANY });
       redis.defineCommand("kanalWaitForSlot", { numberOfKeys: 2, lua: WAIT_FOR_SLOT });
@@ -215,6 +159,7 @@ export class SendLimiter {
     ] as const;
   }
 
+  /** One send: 0 when it may go now (and is recorded), otherwise the milliseconds to wait. */
   async acquire(
     phoneNumberId: string,
     recipient: string | null,
@@ -222,21 +167,14 @@ export class SendLimiter {
     member: string,
     lane: "reply" | "bulk" = "reply",
   ): Promise<number> {
-    const [w, c, pb, pc] = this.keys(phoneNumberId, recipient ?? "-");
-    const pairBurst = recipient ? (this.options.pairBurst ?? 10) : 0;
-    return this.redis.kanalAcquireSend(
-      w,
-      c,
-      pb,
-      pc,
+    const [wait] = await this.acquireSends(
+      phoneNumberId,
       perSecond,
-      this.options.windowMs ?? 1_000,
-      member,
-      pairBurst,
-      this.options.pairIntervalMs ?? 6_000,
-      this.options.inFlightMs ?? 15_000,
+      [{ member, recipient: recipient ?? "-" }],
       lane === "bulk" ? this.reserveFor(perSecond) : 0,
+      recipient ? (this.options.pairBurst ?? 10) : 0,
     );
+    return Math.abs(wait ?? 0);
   }
 
   /** Slots the bulk lane leaves free in a window of `perSecond` sends. */
@@ -256,6 +194,22 @@ export class SendLimiter {
     perSecond: number,
     sends: readonly BatchSend[],
   ): Promise<number[]> {
+    return this.acquireSends(
+      phoneNumberId,
+      perSecond,
+      sends,
+      this.reserveFor(perSecond),
+      this.options.pairBurst ?? 10,
+    );
+  }
+
+  private async acquireSends(
+    phoneNumberId: string,
+    perSecond: number,
+    sends: readonly BatchSend[],
+    reserve: number,
+    pairBurst: number,
+  ): Promise<number[]> {
     if (sends.length === 0) return [];
     const [w, c] = this.keys(phoneNumberId, "-");
     const keys: string[] = [w, c];
@@ -269,9 +223,9 @@ export class SendLimiter {
       perSecond,
       this.options.windowMs ?? 1_000,
       this.options.inFlightMs ?? 15_000,
-      this.options.pairBurst ?? 10,
+      pairBurst,
       this.options.pairIntervalMs ?? 6_000,
-      this.reserveFor(perSecond),
+      reserve,
       ...sends.map((s) => s.member),
     );
   }
@@ -304,7 +258,7 @@ export class SendLimiter {
 
   /** The send got its answer (success or error): its slot now ages from this moment. */
   async complete(phoneNumberId: string, member: string): Promise<void> {
-    await this.redis.kanalCompleteSend(this.keys(phoneNumberId, "-")[0], member);
+    await this.completeMany(phoneNumberId, [{ member }]);
   }
 
   async coolDownNumber(phoneNumberId: string, ms: number): Promise<void> {

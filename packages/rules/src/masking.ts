@@ -1,4 +1,5 @@
-import { isValidIBAN } from "ibantools";
+import { getCountrySpecifications, isValidIBAN } from "ibantools";
+import { type DigitView, digitView, viewToOriginal } from "./normalize";
 
 /**
  * The data-protection guard for inbound customer text. `maskInbound` runs before
@@ -21,12 +22,54 @@ export interface MaskResult {
 
 const SECRET_MASK = "****";
 
-// 13–19 digits, single spaces or dashes between them, not part of a longer digit run.
-const CARD_CANDIDATE = /(?<![\d+])(?<!\d[ -])\d(?:[ -]?\d){12,18}(?![ -]?\d)/g;
+/*
+ * Detection runs on a `digitView` of the text (every Unicode digit as ASCII, a run of separators between
+ * digits as one space: "4111.1111", "４１１１ １１１１", "4111\u00A0\u00A01111" all read "4111 1111"); the
+ * replacements go into the original text. Every pattern below is linear: no nested quantifiers over the
+ * same characters.
+ */
 
-// A digit run right after one of these labels is an order or reference number, not a card.
+/** A replacement of the original text's [start, end). */
+interface Replacement {
+  start: number;
+  end: number;
+  replacement: string;
+}
+
+/** The replacement of a view range. */
+function inOriginal(view: DigitView, start: number, end: number, replacement: string): Replacement {
+  const [from, to] = viewToOriginal(view, start, end);
+  return { start: from, end: to, replacement };
+}
+
+/**
+ * Applies replacements (sorted, not overlapping) to the original text and returns the view of the result:
+ * the same view when nothing changed, so a text without findings is looked at through one view only.
+ */
+function replaced(view: DigitView, replacements: ReadonlyArray<Replacement>): DigitView {
+  if (replacements.length === 0) return view;
+  const parts: string[] = [];
+  let cursor = 0;
+  for (const { start, end, replacement } of replacements) {
+    parts.push(view.original.slice(cursor, start), replacement);
+    cursor = end;
+  }
+  parts.push(view.original.slice(cursor));
+  return digitView(parts.join(""));
+}
+
+const CARD_REPLACEMENT_PREFIX = "**** **** **** ";
+
+// A run of digit groups in the view (groups joined by one space), not part of a phone number ("+49 …"),
+// not the tail of a longer run and not the last four of an earlier replacement (masking stays idempotent).
+const DIGIT_RUN = /(?<![\d+])(?<!\d )(?<!\*{4} \*{4} \*{4} )\d+(?: \d+)*/g;
+
+// A digit run right after one of these labels is an order or reference number, not a card …
 const REFERENCE_LABEL =
   /(?:bestell|auftrags|rechnungs|vorgangs|sendungs|kunden|vertrags|referenz|ticket|tracking|order|paket|artikel|mandats|glaeubiger|gläubiger)[\s-]*(?:nummer|nr\.?|id|no\.?)?\s*[:#]?\s*$/iu;
+// … unless it has the length of almost every card (Visa, Mastercard, Maestro, Amex): those are masked
+// even after such a label; a customer who writes "Kundennummer" may well be giving the card number.
+const CARD_LENGTHS_AFTER_LABEL = new Set([15, 16]);
 
 export function isLuhnValid(digits: string): boolean {
   let sum = 0;
@@ -52,9 +95,9 @@ function looksLikeCard(digits: string): boolean {
   return digits.length >= 13 && digits.length <= 19 && first >= 2 && first <= 6 && isLuhnValid(digits);
 }
 
-function cardFinding(digits: string, findings: MaskFinding[]): string {
+function cardReplacement(digits: string, findings: MaskFinding[]): string {
   const last4 = digits.slice(-4);
-  const replacement = `**** **** **** ${last4}`;
+  const replacement = `${CARD_REPLACEMENT_PREFIX}${last4}`;
   findings.push({ kind: "card_number", last4, replacement });
   return replacement;
 }
@@ -62,66 +105,139 @@ function cardFinding(digits: string, findings: MaskFinding[]): string {
 const afterReferenceLabel = (text: string, offset: number) =>
   REFERENCE_LABEL.test(text.slice(Math.max(0, offset - 30), offset));
 
-// Several groups of digits with single spaces or dashes between them, not glued to letters (an IBAN's
-// "DE89 …" is the IBAN masker's) and not part of a longer run.
-const DIGIT_GROUPS = /(?<![\d+\p{L}])(?<!\d[ -])\d+(?:[ -]\d+)+(?![ -]?\d)/gu;
-
-/** The longest window of consecutive groups from `start` that forms a card number (-1: none). */
-function cardEndFrom(groups: readonly string[], start: number): { end: number; length: number } {
-  let end = -1;
-  let digits = "";
-  for (let j = start; j < groups.length && digits.length < 19; j++) {
-    digits += groups[j];
-    if (j > start && looksLikeCard(digits)) end = j;
-  }
-  return { end, length: end < 0 ? 0 : groups.slice(start, end + 1).join("").length };
+/** Groups `first..last` (inclusive) of a run. */
+interface GroupWindow {
+  first: number;
+  last: number;
 }
 
-/**
- * A card number typed among other digits ("123456 4111 1111 1111 1111", "4111 1111 1111 1111 12 27" with
- * the expiry): within a run of digit groups, the consecutive groups that form a card number. A 16-digit
- * window is preferred (most cards; a chance Luhn match that starts in the digits before the card must not
- * leave the card's own digits in clear), otherwise the earliest. Group boundaries keep this from finding
- * cards inside any long number.
- */
-function maskCardsAmongGroups(run: string, findings: MaskFinding[]): string {
-  const parts = run.split(/([ -])/);
-  const groups = parts.filter((_, i) => i % 2 === 0);
-  // Each group with the separator before it, as typed.
-  const separatorBefore = (g: number) => (g === 0 ? "" : (parts[2 * g - 1] as string));
-  const windows = groups.map((_, start) => ({ start, ...cardEndFrom(groups, start) }));
-  let out = "";
-  let i = 0;
-  while (i < groups.length) {
-    const ahead = windows.filter((w) => w.start >= i && w.end >= 0);
-    const chosen = ahead.find((w) => w.length === 16) ?? ahead[0];
-    const next = chosen?.start ?? groups.length;
-    for (; i < next; i++) out += separatorBefore(i) + groups[i];
-    if (!chosen) break;
-    out += separatorBefore(i) + cardFinding(groups.slice(chosen.start, chosen.end + 1).join(""), findings);
-    i = chosen.end + 1;
+class CardRun {
+  constructor(
+    private readonly groups: readonly string[],
+    /** after a reference label: only the usual card lengths count */
+    private readonly afterLabel: boolean,
+  ) {}
+
+  isCard(digits: string): boolean {
+    return looksLikeCard(digits) && (!this.afterLabel || CARD_LENGTHS_AFTER_LABEL.has(digits.length));
   }
-  return out;
+
+  /** The windows from group `start` (not past `limit`) that form a card number, shortest first. */
+  windowsFrom(start: number, limit: number): GroupWindow[] {
+    const windows: GroupWindow[] = [];
+    const first = (this.groups[start] as string).charCodeAt(0);
+    if (first < 50 || first > 54) return windows; // a card starts with 2–6
+    let digits = "";
+    for (let j = start; j <= limit && digits.length < 19; j++) {
+      digits += this.groups[j];
+      if (this.isCard(digits)) windows.push({ first: start, last: j });
+    }
+    return windows;
+  }
+
+  digitCount(window: GroupWindow): number {
+    let count = 0;
+    for (let g = window.first; g <= window.last; g++) count += (this.groups[g] as string).length;
+    return count;
+  }
+
+  /**
+   * The card numbers among groups `lo..hi`, in order. The whole range first. Otherwise, the earliest
+   * group that starts a card; when a 16-digit window (most cards) starts within that card's reach, it is
+   * taken instead (a chance Luhn match that starts in the digits before the card must not leave the
+   * card's own digits in clear). The groups left before a chosen window are searched as a run of their
+   * own, as a second masking pass would see them: masking stays idempotent.
+   */
+  cards(lo: number, hi: number, out: GroupWindow[]): void {
+    if (lo > hi) return;
+    if (this.isCard(this.groups.slice(lo, hi + 1).join(""))) {
+      out.push({ first: lo, last: hi });
+      return;
+    }
+    let i = lo;
+    while (i <= hi) {
+      let windows: GroupWindow[] = [];
+      let start = i;
+      for (; start <= hi; start++) {
+        windows = this.windowsFrom(start, hi);
+        if (windows.length > 0) break;
+      }
+      const longest = windows[windows.length - 1];
+      if (longest === undefined) return;
+      let chosen = longest;
+      search: for (let t = start; t <= longest.last; t++) {
+        for (const window of t === start ? windows : this.windowsFrom(t, hi)) {
+          if (this.digitCount(window) === 16) {
+            chosen = window;
+            break search;
+          }
+        }
+      }
+      if (chosen.first > i) this.cards(i, chosen.first - 1, out);
+      out.push(chosen);
+      i = chosen.last + 1;
+    }
+  }
 }
 
-function maskCardNumbers(text: string, findings: MaskFinding[]): string {
-  const wholeRuns = text.replace(CARD_CANDIDATE, (candidate: string, offset: number) => {
-    const digits = candidate.replace(/[ -]/g, "");
-    if (!looksLikeCard(digits) || afterReferenceLabel(text, offset)) return candidate;
-    return cardFinding(digits, findings);
-  });
-  return wholeRuns.replace(DIGIT_GROUPS, (run: string, offset: number) =>
-    afterReferenceLabel(wholeRuns, offset) ? run : maskCardsAmongGroups(run, findings),
-  );
+const LETTER = /\p{L}/u;
+
+function maskCardNumbers(view: DigitView, findings: MaskFinding[]): DigitView {
+  // IBANs are not cards (and are masked for KSC viewers): their digits take no part in the search.
+  const parts: string[] = [];
+  let cursor = 0;
+  for (const iban of findIbans(view)) {
+    parts.push(view.text.slice(cursor, iban.start), "#".repeat(iban.end - iban.start));
+    cursor = iban.end;
+  }
+  parts.push(view.text.slice(cursor));
+  const scan = parts.join("");
+  const replacements: Replacement[] = [];
+  for (const match of scan.matchAll(DIGIT_RUN)) {
+    const start = match.index;
+    const groups = match[0].split(" ");
+    const run = new CardRun(groups, afterReferenceLabel(scan, start));
+    const windows: GroupWindow[] = [];
+    const glued = start > 0 && LETTER.test(scan.charAt(start - 1));
+    if (glued && !run.isCard(groups.join(""))) {
+      // The first group is glued to letters ("AB12 3456 …", "geheim1 4111 …"): a card among the
+      // groups starts after it.
+      run.cards(1, groups.length - 1, windows);
+    } else {
+      run.cards(0, groups.length - 1, windows);
+    }
+    if (windows.length === 0) continue;
+    const groupStart: number[] = [];
+    let offset = start;
+    for (const group of groups) {
+      groupStart.push(offset);
+      offset += group.length + 1;
+    }
+    for (const window of windows) {
+      const from = groupStart[window.first] as number;
+      const to = (groupStart[window.last] as number) + (groups[window.last] as string).length;
+      const digits = groups.slice(window.first, window.last + 1).join("");
+      replacements.push(inOriginal(view, from, to, cardReplacement(digits, findings)));
+    }
+  }
+  return replaced(view, replacements);
 }
 
 const SECRET_KEYWORD =
   /\b(pin(?:-?nummer|-?code)?|geheimzahl|geheimnummer|(?:push-?|sms-?|chip-?|mobile-?)?tan(?:-?nummer|-?code)?|transaktionsnummer|passwort|passwords?|kennwort|cvc2?|cvv2?|(?:karten)?(?:prüf|pruef)(?:ziffer|nummer|zahl)|sicherheitscode)\b/giu;
 
 // Words between the keyword and the value: "meine TAN ist die 123456", "PIN lautet: 1234".
-const VERB = /^\s*(?:(?:ist|lautet|lautete|lauten|war|wäre|waere|heißt|heisst|lautet)\b)/iu;
-const FILLER = /^\s+(?:jetzt|nun|noch|immer|die|der|das|neue|alte|aktuell|momentan|übrigens|uebrigens)\b/iu;
-const ASSIGN = /^\s*[:=]\s*/u;
+const VERB = /\s*(?:(?:ist|lautet|lautete|lauten|war|wäre|waere|heißt|heisst)\b)/iuy;
+const FILLER = /\s+(?:jetzt|nun|noch|immer|die|der|das|neue|alte|aktuell|momentan|übrigens|uebrigens)\b/iuy;
+const ASSIGN = /\s*[:=]\s*/uy;
+const SPACES = /\s*/uy;
+
+/** The length of what `sticky` matches at `position` in `text`, or -1. */
+function matchLengthAt(sticky: RegExp, text: string, position: number): number {
+  sticky.lastIndex = position;
+  const match = sticky.exec(text);
+  return match === null ? -1 : match[0].length;
+}
 
 // Tokens after "Passwort ist …" that describe the secret rather than being it.
 const NOT_A_SECRET = new Set([
@@ -180,152 +296,235 @@ function secretTypeOf(keyword: string): SecretType {
   return "cvc";
 }
 
-const DIGITS_BY_TYPE: Record<SecretType, RegExp> = {
-  pin: /^\d{4,8}(?!\d)/u,
-  tan: /^\d{4,8}(?!\d)/u,
-  cvc: /^\d{3,4}(?!\d)/u,
-  password: /^$/u,
+/** How many digits a PIN, TAN or CVC has. */
+const DIGIT_COUNTS: Record<Exclude<SecretType, "password">, [number, number]> = {
+  pin: [4, 8],
+  tan: [4, 8],
+  cvc: [3, 4],
 };
 
-/** Finds where the secret value after a keyword starts and ends, or undefined. */
-function secretValueAfter(text: string, from: number, type: SecretType): [number, number] | undefined {
+const isDigitAt = (text: string, i: number) => {
+  const code = text.charCodeAt(i);
+  return code >= 48 && code <= 57;
+};
+
+/**
+ * The end of a PIN/TAN/CVC typed at `position` of the view, or -1: digit groups ("1 2 3 4", "1-2-3-4",
+ * "12 34 56": one space between groups in the view) with the right number of digits in all, otherwise a
+ * first group of the right length ("PIN 1234 seit 12.05." masks the 1234 only).
+ */
+function secretDigitsEnd(text: string, position: number, [min, max]: [number, number]): number {
+  let count = 0;
+  let end = -1;
+  let firstGroupEnd = -1;
+  let i = position;
+  for (;;) {
+    let j = i;
+    while (isDigitAt(text, j)) j++;
+    if (j === i) break;
+    count += j - i;
+    if (firstGroupEnd < 0) firstGroupEnd = j;
+    end = j;
+    if (count > max || text.charCodeAt(j) !== 32 || !isDigitAt(text, j + 1)) break;
+    i = j + 1;
+  }
+  if (firstGroupEnd < 0) return -1;
+  if (count >= min && count <= max) return end;
+  const first = firstGroupEnd - position;
+  return first >= min && first <= max ? firstGroupEnd : -1;
+}
+
+const TOKEN = /\S+/uy;
+
+/**
+ * Finds where the secret value after a keyword starts and ends, as a range of the original text (digits
+ * are found in the view; a password is the token as typed, "Sommer-2024" in one piece), or undefined.
+ */
+function secretValueAfter(view: DigitView, from: number, type: SecretType): [number, number] | undefined {
+  const text = view.text;
   let position = from;
   let explicit = false;
   let assigned = false;
-  const verb = VERB.exec(text.slice(position));
-  if (verb !== null) {
-    position += verb[0].length;
+  const verb = matchLengthAt(VERB, text, position);
+  if (verb >= 0) {
+    position += verb;
     explicit = true;
   }
   for (let guard = 0; guard < 3; guard++) {
-    const filler = FILLER.exec(text.slice(position));
-    if (filler === null) break;
-    position += filler[0].length;
+    const filler = matchLengthAt(FILLER, text, position);
+    if (filler < 0) break;
+    position += filler;
   }
-  const assign = ASSIGN.exec(text.slice(position));
-  if (assign !== null) {
-    position += assign[0].length;
+  const assign = matchLengthAt(ASSIGN, text, position);
+  if (assign >= 0) {
+    position += assign;
     explicit = true;
     assigned = true;
   } else {
-    const spaces = /^\s*/u.exec(text.slice(position));
-    position += spaces?.[0].length ?? 0;
+    position += Math.max(0, matchLengthAt(SPACES, text, position));
   }
-  const rest = text.slice(position);
   if (type !== "password") {
-    const digits = DIGITS_BY_TYPE[type].exec(rest);
-    if (digits !== null) return [position, position + digits[0].length];
+    const end = secretDigitsEnd(text, position, DIGIT_COUNTS[type]);
+    if (end >= 0) return viewToOriginal(view, position, end);
   }
   // "Passwort: Sommer24!" or "meine PIN ist ab12c": a token after an explicit ":" or "ist".
   if (!explicit) return undefined;
-  const token = /^[^\s]+/u.exec(rest);
-  if (token === null) return undefined;
-  const value = token[0].replace(/[.,;:!?)"'“”]+$/u, "");
+  const start = view.originStart[position] ?? view.original.length;
+  const token = matchLengthAt(TOKEN, view.original, start);
+  if (token < 0) return undefined;
+  const value = view.original.slice(start, start + token).replace(/[.,;:!?)"'“”]+$/u, "");
   if (value.length < 3 || NOT_A_SECRET.has(value.toLowerCase())) return undefined;
-  if (type !== "password" && !/\d/u.test(value)) return undefined;
+  // Already masked (a second pass over masked text finds nothing new).
+  if (/^\*+$/u.test(value)) return undefined;
+  if (type !== "password" && !/\p{Nd}/u.test(value)) return undefined;
   // After "ist" (no colon) only something that looks like a password: digits, symbols or inner capitals.
-  if (!assigned && !/[\d_]|[^\p{L}\p{N}]|.\p{Lu}/u.test(value)) return undefined;
-  return [position, position + value.length];
+  if (!assigned && !/[\p{Nd}_]|[^\p{L}\p{N}]|.\p{Lu}/u.test(value)) return undefined;
+  return [start, start + value.length];
 }
 
-function maskSecrets(text: string, findings: MaskFinding[]): string {
+// "1234 ist meine PIN", "1 2 3 4 ist meine PIN"
+const SECRET_BEFORE_KEYWORD =
+  /(?<![\d*])(?<!\d )(\d(?: ?\d){3,7})\s+(?:ist|war|wäre|waere)\s+(?:meine|die|deine)\s+(?:neue\s+|alte\s+)?(pin|tan|geheimzahl)\b/giu;
+
+function maskSecrets(view: DigitView, findings: MaskFinding[]): DigitView {
   const ranges: Array<{ start: number; end: number; type: SecretType }> = [];
-  for (const match of text.matchAll(SECRET_KEYWORD)) {
+  for (const match of view.text.matchAll(SECRET_KEYWORD)) {
     const type = secretTypeOf(match[1] ?? "");
-    const range = secretValueAfter(text, (match.index ?? 0) + match[0].length, type);
+    const range = secretValueAfter(view, match.index + match[0].length, type);
     if (range !== undefined) ranges.push({ start: range[0], end: range[1], type });
   }
-  // "1234 ist meine PIN"
-  for (const match of text.matchAll(
-    /(?<![\d*])(\d{4,8})\s+(?:ist|war|wäre|waere)\s+(?:meine|die|deine)\s+(?:neue\s+|alte\s+)?(pin|tan|geheimzahl)\b/giu,
-  )) {
-    const start = match.index ?? 0;
-    ranges.push({ start, end: start + (match[1]?.length ?? 0), type: secretTypeOf(match[2] ?? "") });
+  for (const match of view.text.matchAll(SECRET_BEFORE_KEYWORD)) {
+    const [start, end] = viewToOriginal(view, match.index, match.index + (match[1]?.length ?? 0));
+    ranges.push({ start, end, type: secretTypeOf(match[2] ?? "") });
   }
-  if (ranges.length === 0) return text;
+  if (ranges.length === 0) return view;
   ranges.sort((a, b) => a.start - b.start);
-  let out = "";
+  const replacements: Replacement[] = [];
   let cursor = 0;
   for (const range of ranges) {
     if (range.start < cursor) continue;
-    out += text.slice(cursor, range.start) + SECRET_MASK;
+    replacements.push({ start: range.start, end: range.end, replacement: SECRET_MASK });
     cursor = range.end;
     findings.push({ kind: "secret", secretType: range.type, replacement: SECRET_MASK });
   }
-  return out + text.slice(cursor);
+  return replaced(view, replacements);
 }
+
+/**
+ * Runs `pass` until it finds nothing new (at most a few times; each pass that finds something takes
+ * digits out). A pass over text it has masked usually finds nothing; when masking one value changes how
+ * the digits around it read (a password glued to digit groups, a PIN before a card), the next pass
+ * catches what now shows. So masking the output again never finds anything: masking is idempotent.
+ */
+function untilStable(
+  text: string,
+  pass: (view: DigitView, findings: MaskFinding[]) => DigitView,
+): MaskResult {
+  const findings: MaskFinding[] = [];
+  let view = digitView(text);
+  for (let round = 0; round < 4; round++) {
+    const before = findings.length;
+    view = pass(view, findings);
+    if (findings.length === before) break;
+  }
+  return { text: view.original, findings };
+}
+
+const inboundPass = (view: DigitView, findings: MaskFinding[]) =>
+  maskSecrets(maskCardNumbers(view, findings), findings);
 
 /** Card numbers (Luhn-valid) and PINs, TANs, passwords, CVCs typed by the customer. */
 export function maskInbound(text: string): MaskResult {
-  const findings: MaskFinding[] = [];
-  const withoutCards = maskCardNumbers(text, findings);
-  const masked = maskSecrets(withoutCards, findings);
-  return { text: masked, findings };
+  return untilStable(text, inboundPass);
 }
 
-const IBAN_CANDIDATE = /\b[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){10,30}/g;
+// Country code, check digits and 10–30 more letters or digits, one separator allowed between any two of
+// them (the view has already made a run of spaces or separators between digits one space).
+const IBAN_CANDIDATE = /\b[A-Za-z]{2}[ ./-]?\d[ ./-]?\d(?:[ ./-]?[A-Za-z0-9]){10,30}/g;
+/** The length of each country's IBANs. */
+const IBAN_LENGTH = new Map(
+  Object.entries(getCountrySpecifications()).flatMap(([country, spec]) =>
+    spec.chars === null ? [] : [[country, spec.chars] as const],
+  ),
+);
 
-function maskIbans(text: string, findings: MaskFinding[]): string {
-  let out = "";
-  let cursor = 0;
-  IBAN_CANDIDATE.lastIndex = 0;
-  for (let match = IBAN_CANDIDATE.exec(text); match !== null; match = IBAN_CANDIDATE.exec(text)) {
+interface IbanMatch {
+  start: number;
+  end: number;
+  iban: string;
+}
+
+const ibansByView = new WeakMap<DigitView, IbanMatch[]>();
+
+/** Valid IBANs in a view, in order (looked for once per view: the card search needs them as well). */
+function findIbans(view: DigitView): IbanMatch[] {
+  const known = ibansByView.get(view);
+  if (known !== undefined) return known;
+  const text = view.text;
+  const found: IbanMatch[] = [];
+  ibansByView.set(view, found);
+  const candidates = new RegExp(IBAN_CANDIDATE.source, IBAN_CANDIDATE.flags);
+  for (let match = candidates.exec(text); match !== null; match = candidates.exec(text)) {
     const candidate = match[0];
-    // Electronic form plus where each of its characters sits in the candidate.
+    // Electronic form plus where each of its characters sits in the candidate. The candidate may run
+    // into following words ("DE89 … 00 bitte"): the country's IBAN length decides where it ends.
+    const length = IBAN_LENGTH.get(candidate.slice(0, 2).toUpperCase()) ?? 0;
     let electronic = "";
-    const positions: number[] = [];
-    for (let i = 0; i < candidate.length; i++) {
-      const ch = candidate[i] as string;
-      if (ch === " ") continue;
-      electronic += ch.toUpperCase();
-      positions.push(i);
+    let last = 0;
+    for (let i = 0; i < candidate.length && electronic.length < length; i++) {
+      const code = candidate.charCodeAt(i);
+      if (code === 32 || code === 45 || code === 46 || code === 47) continue; // the separators " -./"
+      electronic += String.fromCharCode(code >= 97 ? code - 32 : code);
+      last = i;
     }
-    // The candidate may run into following words ("DE89 … 00 bitte"): try the longest valid prefix.
-    let found = 0;
-    for (let length = Math.min(34, electronic.length); length >= 15; length--) {
-      if (isValidIBAN(electronic.slice(0, length))) {
-        found = length;
-        break;
-      }
+    if (length === 0 || electronic.length < length || !isValidIBAN(electronic)) {
+      // Maybe a valid IBAN starts later within the candidate ("Ref AB12 DE89 …").
+      candidates.lastIndex = match.index + 1;
+      continue;
     }
-    if (found === 0) continue;
-    const iban = electronic.slice(0, found);
-    const end = match.index + (positions[found - 1] ?? 0) + 1;
+    const end = match.index + last + 1;
+    found.push({ start: match.index, end, iban: electronic });
+    candidates.lastIndex = end;
+  }
+  return found;
+}
+
+function maskIbans(view: DigitView, findings: MaskFinding[]): DigitView {
+  const replacements = findIbans(view).map(({ start, end, iban }) => {
     const countryCode = iban.slice(0, 2);
     const last4 = iban.slice(-4);
     const replacement = `${countryCode}** **** **** **** ${last4}`;
-    out += text.slice(cursor, match.index) + replacement;
-    cursor = end;
-    IBAN_CANDIDATE.lastIndex = end;
     findings.push({ kind: "iban", countryCode, last4, replacement });
-  }
-  return out + text.slice(cursor);
+    return inOriginal(view, start, end, replacement);
+  });
+  return replaced(view, replacements);
 }
 
 const ACCOUNT_NUMBER =
-  /\b(konto(?:-?nummer|-?nr\.?)?|kto\.?\s?-?nr\.?|depot(?:-?nummer|-?nr\.?)|depotnr\.?)(\s*(?:ist|lautet|:|=|-)?\s*)(\d(?:[ ]?\d){4,11})(?![\d*])/giu;
+  /\b(konto(?:-?nummer|-?nr\.?)?|kto\.?\s?-?nr\.?|depot(?:-?nummer|-?nr\.?)|depotnr\.?)(\s*(?:ist|lautet|:|=|-)?\s*)(\d(?: ?\d){4,11})(?![\d*])/giu;
+const AMOUNT_AFTER = /\s*(?:euro|eur|€)/iuy;
 
-function maskAccountNumbers(text: string, findings: MaskFinding[]): string {
-  return text.replace(
-    ACCOUNT_NUMBER,
-    (whole: string, label: string, between: string, number: string, offset: number) => {
-      const digits = number.replace(/ /g, "");
-      // A bare "Konto" needs a longer number: "Konto 15000 Euro im Minus" is an amount.
-      if (/^konto$/iu.test(label) && digits.length < 6) return whole;
-      if (/^\s*(?:euro|eur|€)/iu.test(text.slice(offset + whole.length))) return whole;
-      const replacement = `****${digits.slice(-2)}`;
-      findings.push({ kind: "account_number", replacement });
-      return label + between + replacement;
-    },
-  );
+function maskAccountNumbers(view: DigitView, findings: MaskFinding[]): DigitView {
+  const replacements: Replacement[] = [];
+  for (const match of view.text.matchAll(ACCOUNT_NUMBER)) {
+    const [whole, label = "", between = "", number = ""] = match;
+    const digits = number.replace(/ /g, "");
+    // A bare "Konto" needs a longer number: "Konto 15000 Euro im Minus" is an amount.
+    if (/^konto$/iu.test(label) && digits.length < 6) continue;
+    if (matchLengthAt(AMOUNT_AFTER, view.text, match.index + whole.length) >= 0) continue;
+    const replacement = `****${digits.slice(-2)}`;
+    findings.push({ kind: "account_number", replacement });
+    const start = match.index + label.length + between.length;
+    replacements.push(inOriginal(view, start, start + number.length, replacement));
+  }
+  return replaced(view, replacements);
 }
 
 /** What a KSC agent sees: `maskInbound` plus valid IBANs and account/depot numbers. */
 export function maskForKsc(text: string): MaskResult {
-  const inbound = maskInbound(text);
-  const findings = [...inbound.findings];
-  const withoutIbans = maskIbans(inbound.text, findings);
-  return { text: maskAccountNumbers(withoutIbans, findings), findings };
+  return untilStable(text, (view, findings) =>
+    maskAccountNumbers(maskIbans(inboundPass(view, findings), findings), findings),
+  );
 }
 
 /** True when the customer sent data that should not travel over WhatsApp (send the hint once). */

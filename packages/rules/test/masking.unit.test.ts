@@ -32,8 +32,9 @@ describe("card numbers", () => {
     "Karte 4111 1111 1111 1112 funktioniert nicht",
     "Ruf mich an: +49 170 1234567",
     "Meine Nummer ist 0170 12345678901",
-    "Bestellnummer 4111 1111 1111 1111",
-    "Auftragsnr. 4111111111111111",
+    // A reference label still protects numbers of other lengths than 15 or 16 (Luhn-valid, 13 and 18 digits).
+    "Bestellnummer 4222 2222 2222 2",
+    "Auftragsnr. 411111111111111118",
     "Am 12.03.2024 habe ich 1.234,56 € überwiesen",
     "Zahlung von 1500 Euro am 01.02.",
     "Sendung 1234567890123456789012345",
@@ -62,9 +63,72 @@ describe("card numbers", () => {
     "IBAN DE89 3704 0044 0532 0130 00",
     "Telefon 089 1234-5678 und 0171 555 1234",
     "Betrag 1 234 567 Euro am 12 05 2026",
-    "Vertragsnummer: 99 4111 1111 1111 1111",
+    "Vertragsnummer: 99 4111 1111 1111 11",
   ])("leaves digit groups that hold no card alone: %j", (text) => {
     expect(maskInbound(text).text).toBe(text);
+  });
+
+  // These used to stay in clear on purpose (the reference label exception). A Luhn-valid number of 15 or
+  // 16 digits with a card scheme's first digit is masked even after such a label: "Kundennummer" is what
+  // customers write in front of their card number, and a card number must never reach storage in clear.
+  it.each([
+    ["Bestellnummer 4111 1111 1111 1111", "Bestellnummer **** **** **** 1111"],
+    ["Auftragsnr. 4111111111111111", "Auftragsnr. **** **** **** 1111"],
+    ["Kundennummer 4111 1111 1111 1111", "Kundennummer **** **** **** 1111"],
+    ["Kundennr.: 3782 822463 10005", "Kundennr.: **** **** **** 0005"],
+    ["Vertragsnummer: 99 4111 1111 1111 1111", "Vertragsnummer: 99 **** **** **** 1111"],
+  ])("masks a card-length number even after a reference label: %j", (input, output) => {
+    const result = maskInbound(input);
+    expect(result.text).toBe(output);
+    expect(result.findings).toEqual([expect.objectContaining({ kind: "card_number" })]);
+  });
+
+  it.each([
+    ["dots", "4111.1111.1111.1111"],
+    ["slashes", "4012/8888/8888/1881"],
+    ["double and triple spaces", "4111  1111   1111 1111"],
+    ["NBSP", "4111\u00A01111\u00A01111\u00A01111"],
+    ["narrow NBSP", "4111\u202F1111\u202F1111\u202F1111"],
+    ["thin space", "4111\u20091111\u20091111\u20091111"],
+    ["ideographic space", "4111\u30001111\u30001111\u30001111"],
+    ["tabs", "4111\t1111\t1111\t1111"],
+    ["mixed separators", "4111 - 1111.1111/1111"],
+    ["en dashes", "4111–1111–1111–1111"],
+    ["fullwidth digits", "４１１１ １１１１ １１１１ １１１１"],
+    ["fullwidth digits and dots", "４１１１．１１１１．１１１１．１１１１"],
+    ["Arabic-Indic digits", "٤١١١ ١١١١ ١١١١ ١١١١"],
+    ["Devanagari digits", "४१११ ११११ ११११ ११११"],
+    ["mathematical digits (outside the BMP)", "𝟒𝟏𝟏𝟏 𝟏𝟏𝟏𝟏 𝟏𝟏𝟏𝟏 𝟏𝟏𝟏𝟏"],
+    ["digits of mixed forms", "4１1١ 1111.1１11 ١١١١"],
+  ])("masks a card written with %s", (_, card) => {
+    const result = maskInbound(`Meine Karte: ${card} danke`);
+    expect(result.text).toBe(`Meine Karte: **** **** **** ${card.endsWith("1881") ? "1881" : "1111"} danke`);
+    expect(result.findings).toEqual([expect.objectContaining({ kind: "card_number" })]);
+  });
+
+  it("masks a card after digits glued to a word (a password before it, an IBAN-like code)", () => {
+    expect(maskInbound("Passwort: geheim1 4111 1111 1111 1111").text).toBe(
+      "Passwort: **** **** **** **** 1111",
+    );
+    expect(maskInbound("AB12 4111 1111 1111 1111").text).toBe("AB12 **** **** **** 1111");
+  });
+
+  it("masks a card typed as one group among other groups", () => {
+    expect(maskInbound("123 4111111111111111 456").text).toBe("123 **** **** **** 1111 456");
+  });
+
+  it("masks a card right after an IBAN, and leaves the IBAN to maskForKsc", () => {
+    const text = "DE89 3704 0044 0532 0130 00 4111 1111 1111 1111";
+    expect(maskInbound(text).text).toBe("DE89 3704 0044 0532 0130 00 **** **** **** 1111");
+    expect(maskForKsc(text).text).toBe("DE** **** **** **** 3000 **** **** **** 1111");
+  });
+
+  it.each([
+    "Am 12.03.2024 um 14.30 Uhr 1.234,56 € an 0171/555 1234 überwiesen",
+    "Version 2.4.1.3, Ticket 2024/05/1234",
+    "Mein Zeichen: 4111111111111111111111",
+  ])("leaves dates, amounts and long numbers written with the new separators alone: %j", (text) => {
+    expect(maskInbound(text)).toEqual({ text, findings: [] });
   });
 
   it("knows Luhn", () => {
@@ -82,6 +146,17 @@ describe("secrets", () => {
     ["Mein Kennwort lautet Sommer2024!", "Mein Kennwort lautet ****!"],
     ["4711 ist meine PIN", "**** ist meine PIN"],
     ["CVC 123", "CVC ****"],
+    ["PIN: 1 2 3 4", "PIN: ****"],
+    ["TAN 1 2 3 4 5 6", "TAN ****"],
+    ["PIN: 1-2-3-4", "PIN: ****"],
+    ["PIN ist １２３４", "PIN ist ****"],
+    ["Meine TAN lautet 12 34 56, danke", "Meine TAN lautet ****, danke"],
+    ["PIN:\u00A01\u00A02\u00A03\u00A04", "PIN:\u00A0****"],
+    ["Die PIN-Nummer ist ٤٣٢١", "Die PIN-Nummer ist ****"],
+    ["CVC 1 2 3", "CVC ****"],
+    ["1 2 3 4 ist meine PIN", "**** ist meine PIN"],
+    ["Passwort: Sommer-2024", "Passwort: ****"],
+    ["PIN 1234 seit 12.05. gesperrt", "PIN **** seit 12.05. gesperrt"],
   ])("masks the value in %j", (input, output) => {
     const result = maskInbound(input);
     expect(result.text).toBe(output);
@@ -95,6 +170,10 @@ describe("secrets", () => {
     "Ich habe die PIN 3 mal falsch eingegeben",
     "Wo ist mein PIN-Brief?",
     "Die TAN ist abgelaufen",
+    "Ich habe die PIN 3 oder 4 mal falsch eingegeben",
+    "Die PIN 1 2 3 hat nur drei Stellen",
+    "Die neue TAN-Liste kam am 12.05.",
+    "Passwort: ****",
   ])("leaves %j untouched", (input) => {
     expect(maskInbound(input).findings).toEqual([]);
   });
@@ -113,6 +192,38 @@ describe("maskForKsc", () => {
   it("does not touch an invalid IBAN, and maskInbound never touches IBANs", () => {
     expect(maskForKsc("DE89370400440532013001").findings).toEqual([]);
     expect(maskInbound("DE89 3704 0044 0532 0130 00").findings).toEqual([]);
+  });
+
+  it.each([
+    "DE89-3704-0044-0532-0130-00",
+    "DE89.3704.0044.0532.0130.00",
+    "DE89\u00A03704\u00A00044\u00A00532\u00A00130\u00A000",
+    "DE89\u202F3704\u202F0044\u202F0532\u202F0130\u202F00",
+    "DE89  3704  0044  0532  0130  00",
+    "de89 3704 0044 0532 0130 00",
+    "DE 89 3704 0044 0532 0130 00",
+    "DE８９ ３７０４ ００４４ ０５３２ ０１３０ ００",
+    "DE89 3704/0044.0532-0130 00",
+  ])("masks the IBAN written as %j", (iban) => {
+    const result = maskForKsc(`IBAN: ${iban} bitte`);
+    expect(result.text).toBe("IBAN: DE** **** **** **** 3000 bitte");
+    expect(result.findings).toEqual([
+      expect.objectContaining({ kind: "iban", countryCode: "DE", last4: "3000" }),
+    ]);
+  });
+
+  it("masks IBANs with letters in the account part and finds an IBAN after another code", () => {
+    expect(maskForKsc("MT84 MALT-0110-0001-2345-MTLC-AST0-01S").text).toBe("MT** **** **** **** 001S");
+    expect(maskForKsc("Ref AB12 DE89 3704 0044 0532 0130 00").text).toBe("Ref AB12 DE** **** **** **** 3000");
+  });
+
+  it.each([
+    ["Kontonummer 1234.5678.90", "Kontonummer ****90"],
+    ["Kontonummer: １２３４５６７８９０", "Kontonummer: ****90"],
+    ["Kto-Nr: 12\u00A034\u00A056\u00A078", "Kto-Nr: ****78"],
+    ["Depotnummer 1234-5678-90", "Depotnummer ****90"],
+  ])("masks the account number in %j", (input, output) => {
+    expect(maskForKsc(input).text).toBe(output);
   });
 
   it("masks account and depot numbers given with their label", () => {

@@ -17,7 +17,7 @@
  */
 import { QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
-import { queueNotifications, queueSystemMessage } from "@kanal/core";
+import { queueNotifications, queueSystemMessage } from "@kanal/core/channel";
 import { QUEUE_NAMES } from "@kanal/queue";
 import { sql } from "@kanal/db";
 import {

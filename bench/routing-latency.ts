@@ -16,7 +16,7 @@
  *      DURATION_MS=10000, IDLE_USERS=20, STREAMS_PER_USER=100)
  */
 import http from "node:http";
-import { signWebhookBody } from "@kanal/core";
+import { signWebhookBody } from "@kanal/core/channel";
 import { sql } from "@kanal/db";
 import {
   repeatRuns,

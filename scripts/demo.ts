@@ -1,16 +1,8 @@
-import {
-  addKscAgent,
-  contractKsc,
-  createBankUser,
-  createKscOrg,
-  findTenantBySlug,
-  loadMemberships,
-  onboardTenant,
-  putRoutingSettings,
-  resolveTenant,
-  type Actor,
-  type Services,
-} from "@kanal/core";
+import type { Actor } from "@kanal/core/kernel";
+import { addKscAgent, contractKsc, createBankUser, createKscOrg, loadMemberships } from "@kanal/core/people";
+import { putRoutingSettings } from "@kanal/core/routing";
+import type { Services } from "@kanal/core/runtime";
+import { findTenantBySlug, onboardTenant, resolveTenant } from "@kanal/core/tenants";
 
 export const DEMO_PASSWORD = "kanal-demo-2026";
 

@@ -4,7 +4,7 @@
  * for DURATION_MS. Prints one JSON line: counts, latencies (ms) and the wamids that were acknowledged.
  */
 import net from "node:net";
-import { signWebhookBody } from "@kanal/core";
+import { signWebhookBody } from "@kanal/core/channel";
 
 const url = new URL(process.env.TARGET_URL ?? "http://127.0.0.1:3000/webhooks/whatsapp");
 if (url.hostname !== "127.0.0.1") throw new Error("the load generator only targets 127.0.0.1");

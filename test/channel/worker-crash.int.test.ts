@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { queueNotifications, queueSystemMessage } from "@kanal/core";
+import { queueNotifications, queueSystemMessage } from "@kanal/core/channel";
 import type { Tenant } from "@kanal/db";
 import { eventually, startFullSystem, type FullSystem } from "../support/full-system";
 import { onboardBank, providerClient, uniqueDigits, type Bank } from "../support/system";

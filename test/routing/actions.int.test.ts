@@ -1,4 +1,5 @@
-import { applyClosingPolicy, loadBankRoutingContext, routingTickForTenant } from "@kanal/core";
+import { loadBankContext } from "@kanal/core/conversations";
+import { applyClosingPolicy, routingTickForTenant } from "@kanal/core/routing";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
   onboardBank,
@@ -52,7 +53,7 @@ it("a KSC agent hands a chat to the bank queue: it is reserved to the bank and d
   });
   expect(row.flags).toContain("reserved_to_bank");
   await setRouting(bank, { mode: "hours_outsourcing", serviceHours: NEVER_OPEN });
-  await applyClosingPolicy(system.services, await loadBankRoutingContext(system.services.db, bank.tenantId));
+  await applyClosingPolicy(system.services, await loadBankContext(system.services.db, bank.tenantId));
   expect(await conversationRow(system, bank, chat.conversationId)).toMatchObject({ queue: "bank" });
   // The KSC no longer sees it; the bank's agents do.
   expect(

@@ -1,5 +1,6 @@
 import { loadConfig } from "@kanal/config";
-import { createServices, type Services, WebhookStore } from "@kanal/core";
+import { WebhookStore } from "@kanal/core/channel";
+import { createServices, type Services } from "@kanal/core/runtime";
 import { sql } from "@kanal/db";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inboundProcessor } from "../../apps/worker/src/processors/inbound/index";

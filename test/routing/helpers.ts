@@ -1,4 +1,5 @@
-import { newId, routeConversation, type RoutingOutcome } from "@kanal/core";
+import { newId } from "@kanal/core/kernel";
+import { routeConversation, type RoutingOutcome } from "@kanal/core/routing";
 import type { RoutingConfigInput, ServiceHours } from "@kanal/routing";
 import {
   addBankUser,

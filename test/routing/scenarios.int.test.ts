@@ -1,12 +1,8 @@
-import {
-  applyClosingPolicy,
-  loadBankRoutingContext,
-  newId,
-  processWebhookEvent,
-  replaySince,
-  routeConversation,
-  WebhookStore,
-} from "@kanal/core";
+import { loadBankContext } from "@kanal/core/conversations";
+import { processWebhookEvent, WebhookStore } from "@kanal/core/channel";
+import { newId } from "@kanal/core/kernel";
+import { replaySince } from "@kanal/core/realtime";
+import { applyClosingPolicy, routeConversation } from "@kanal/core/routing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type Bank,
@@ -76,7 +72,7 @@ describe("routing scenarios (DOMAIN.md)", () => {
     await online(agent);
     const outcome = await newRoutedConversation(system, bank);
     expect(outcome).toMatchObject({ status: "queued", queue: "bank", rule: "in_house.outside_hours" });
-    const ctx = await loadBankRoutingContext(system.services.db, bank.tenantId);
+    const ctx = await loadBankContext(system.services.db, bank.tenantId);
     await applyClosingPolicy(system.services, ctx);
     await applyClosingPolicy(system.services, ctx);
     // Routing the same conversation again is a no-op (idempotent job).
@@ -251,7 +247,7 @@ describe("routing scenarios (DOMAIN.md)", () => {
       `/v1/tenants/${bank.slug}/conversations/${first.conversationId}/close`,
     );
     expect(close.status).toBe(200);
-    const { backfillForUser } = await import("@kanal/core");
+    const { backfillForUser } = await import("@kanal/core/routing");
     await backfillForUser(system.services, agent.id);
     expect((await conversationRow(system, bank, second.conversationId)).assignee_user_id).toBe(agent.id);
     expect((await conversationRow(system, bank, third.conversationId)).status).toBe("queued");
@@ -281,7 +277,7 @@ describe("routing scenarios (DOMAIN.md)", () => {
     const waiting = await newRoutedConversation(system, bank);
     expect(waiting).toMatchObject({ status: "queued", queue: "bank" });
     await setRouting(bank, { mode: "hours_outsourcing", serviceHours: NEVER_OPEN });
-    const ctx = await loadBankRoutingContext(system.services.db, bank.tenantId);
+    const ctx = await loadBankContext(system.services.db, bank.tenantId);
     expect(await applyClosingPolicy(system.services, ctx)).toMatchObject({ moved: 1 });
     const row = await conversationRow(system, bank, waiting.conversationId);
     expect(row).toMatchObject({ status: "queued", queue: "ksc", handled_by: "ksc" });

@@ -1,4 +1,4 @@
-import { replaySince } from "@kanal/core";
+import { replaySince } from "@kanal/core/realtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, type FullSystem, startFullSystem } from "../support/full-system";
 import { type Bank, onboardBank, providerClient, type TestClient, uniqueDigits } from "../support/system";

@@ -1,4 +1,6 @@
-import type { Actor, EventHub, Services } from "@kanal/core";
+import type { Actor } from "@kanal/core/kernel";
+import type { EventHub } from "@kanal/core/realtime";
+import type { Services } from "@kanal/core/runtime";
 
 export interface AppVariables {
   requestId: string;

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { AppError, ERROR_STATUS, type ErrorCode, type FieldError } from "@kanal/core";
+import { AppError, ERROR_STATUS, type ErrorCode, type FieldError } from "@kanal/core/kernel";
 import type { AppEnv } from "./env";
 
 export const errorBodySchema = z

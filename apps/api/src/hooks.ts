@@ -1,10 +1,12 @@
-import { enqueueBillingSetup, stripeClient, type Services } from "@kanal/core";
+import { enqueueBillingSetup, stripeClient } from "@kanal/core/billing";
+import type { Services } from "@kanal/core/runtime";
+import { addJob } from "@kanal/queue";
 import type { AppHooks } from "./app";
 
-/** Hooks that connect API writes to background work; issues 3, 4 and 7 add theirs here. */
+/** Hooks that connect API writes to background work. */
 export function apiHooks(services: Services): Pick<AppHooks, "onPresence" | "afterOnboard"> {
   return {
-    // A Stripe customer and subscription for the new bank (issue 7). Never fails onboarding: if Redis is
+    // A Stripe customer and subscription for the new bank. Never fails onboarding: if Redis is
     // down the billing sweeper finds the bank without a customer and queues it later.
     afterOnboard: async (tenantId) => {
       if (!stripeClient(services.config)) return;
@@ -22,14 +24,12 @@ export function apiHooks(services: Services): Pick<AppHooks, "onPresence" | "aft
         )
         .finally(() => clearTimeout(timer));
     },
-    // Someone came online: the routing worker drains the queues they serve, oldest first (issue 4).
+    // Someone came online: the routing worker drains the queues they serve, oldest first.
     onPresence: async (userId, status) => {
       if (status !== "online") return;
-      await services.queues.routing
-        .add("backfill", { userId }, { removeOnComplete: true })
-        .catch((error: Error) =>
-          services.logger.warn({ userId, err: error.message }, "back-fill not queued"),
-        );
+      await addJob(services.queues, "routing", "backfill", { userId }, { removeOnComplete: true }).catch(
+        (error: Error) => services.logger.warn({ userId, err: error.message }, "back-fill not queued"),
+      );
     },
   };
 }

@@ -1,5 +1,6 @@
 import { loadConfig } from "@kanal/config";
-import { createServices, EventHub } from "@kanal/core";
+import { EventHub } from "@kanal/core/realtime";
+import { createServices } from "@kanal/core/runtime";
 import { Redis } from "ioredis";
 import { newApp } from "./app";
 import { apiHooks } from "./hooks";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { billingDb } from "@kanal/core";
+import { billingDb } from "@kanal/core/billing";
 import { sql } from "@kanal/db";
 import { billingProcessor } from "../../worker/src/processors/billing/index";
 import { startWorkers, type RunningWorkers } from "../../worker/src/worker";

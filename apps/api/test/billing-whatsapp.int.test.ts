@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStripeFake, type StripeFake } from "@kanal/stripe-fake";
-import { billingDb, signWebhookBody } from "@kanal/core";
+import { billingDb } from "@kanal/core/billing";
+import { signWebhookBody } from "@kanal/core/channel";
 import { startFullSystem, type FullSystem } from "../../../test/support/full-system";
 import { onboardBank, providerClient, unique, uniqueDigits } from "../../../test/support/system";
 

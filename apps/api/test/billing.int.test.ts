@@ -1,7 +1,8 @@
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStripeFake, type StripeFake } from "@kanal/stripe-fake";
-import { billingDb, createProviderAdmin, sweepBillingAccounts } from "@kanal/core";
+import { billingDb, sweepBillingAccounts } from "@kanal/core/billing";
+import { createProviderAdmin } from "@kanal/core/people";
 import { closeQueues, createQueues, producerConnection } from "@kanal/queue";
 import { newApp } from "../src/app";
 import { apiHooks } from "../src/hooks";

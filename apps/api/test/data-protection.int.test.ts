@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newId, purgeExpiredConversations } from "@kanal/core";
+import { purgeExpiredConversations } from "@kanal/core/data-protection";
+import { newId } from "@kanal/core/kernel";
 import { sql } from "@kanal/db";
 import { eventually, type FullSystem, startFullSystem } from "../../../test/support/full-system";
 import {

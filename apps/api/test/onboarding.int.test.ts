@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decryptSecret } from "@kanal/core";
+import { decryptSecret } from "@kanal/core/kernel";
 import { sql, type SchemaMigration } from "@kanal/db";
 import { tenantMigrations } from "@kanal/migrations";
 import {

@@ -1,6 +1,12 @@
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { publishToUsers, signWebhookBody } from "@kanal/core";
+import { signWebhookBody } from "@kanal/core/channel";
+import type { AgentEventPayload } from "@kanal/contracts/events";
+import { publishToUsers } from "@kanal/core/realtime";
+
+/** The stream carries whatever payload it is given; this test uses small made-up ones. */
+const raw = (type: AgentEventPayload["type"], data: Record<string, unknown>) =>
+  ({ type, data }) as unknown as AgentEventPayload;
 import { eventually, startFullSystem, type FullSystem } from "../../../test/support/full-system";
 import {
   addBankUser,
@@ -209,9 +215,9 @@ describe("GET /v1/events over HTTP", () => {
     };
     await until(/event: ready/);
     expect(system.hub.connectionCount(agent.id)).toBe(1);
-    await publishToUsers(system.services.redis, [other.id], "conversation.assigned", { n: 0 });
-    await publishToUsers(system.services.redis, [agent.id], "conversation.assigned", { n: 1 });
-    await publishToUsers(system.services.redis, [agent.id], "message.created", { n: 2 });
+    await publishToUsers(system.services.redis, [other.id], raw("conversation.assigned", { n: 0 }));
+    await publishToUsers(system.services.redis, [agent.id], raw("conversation.assigned", { n: 1 }));
+    await publishToUsers(system.services.redis, [agent.id], raw("message.created", { n: 2 }));
     await until(/event: message\.created\ndata: \{"n":2\}/);
     const frames = received.split("\n\n").filter((f) => f.includes("data:"));
     expect(frames.map((f) => /event: (\S+)/.exec(f)?.[1])).toEqual([

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { queueNotifications, queueSystemMessage } from "@kanal/core";
+import { queueNotifications, queueSystemMessage } from "@kanal/core/channel";
 import { sql, type Tenant } from "@kanal/db";
 import { eventually, startFullSystem, type FullSystem } from "../../../test/support/full-system";
 import {

@@ -194,7 +194,7 @@ describe("priorities", () => {
       .executeTakeFirstOrThrow();
     // Notifications go only to customers with a recorded opt-in (DOMAIN.md).
     await tl.updateTable("customers").set({ opted_in_at: new Date() }).where("wa_id", "in", waIds).execute();
-    const { queueSystemMessage } = await import("@kanal/core");
+    const { queueSystemMessage } = await import("@kanal/core/channel");
     for (let round = 0; round < 5; round++) {
       for (const id of conversations)
         await queueSystemMessage(system.services, {

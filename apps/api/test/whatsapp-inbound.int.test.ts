@@ -8,7 +8,7 @@ import {
   sweepPendingWebhooks,
   WebhookRelay,
   WebhookStore,
-} from "@kanal/core";
+} from "@kanal/core/channel";
 import { sql } from "@kanal/db";
 import { eventually, startFullSystem, type FullSystem } from "../../../test/support/full-system";
 import {
@@ -380,7 +380,7 @@ describe("sensitive data seen at the edge", () => {
 
 describe("an event that keeps failing", () => {
   it("is retired as a dead letter after repeated attempts instead of being retried forever", async () => {
-    const { processWebhookEvent, MAX_EVENT_ATTEMPTS } = await import("@kanal/core");
+    const { processWebhookEvent, MAX_EVENT_ATTEMPTS } = await import("@kanal/core/channel");
     const row = await system.services.db
       .withSchema("control")
       .insertInto("webhook_events")
@@ -481,7 +481,7 @@ describe("one job per batch of stored events", () => {
   });
 
   it("one failing event does not block the others; it is retried, and one out of attempts becomes a dead letter", async () => {
-    const { MAX_EVENT_ATTEMPTS } = await import("@kanal/core");
+    const { MAX_EVENT_ATTEMPTS } = await import("@kanal/core/channel");
     const bodies = Array.from({ length: 3 }, () => forBank("inbound-text"));
     const good = await storeAll(bodies);
     // Stored as pending but unreadable to the worker: processing it throws until it is repaired.

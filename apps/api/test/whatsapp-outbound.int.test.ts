@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { queueSystemMessage, signWebhookBody } from "@kanal/core";
+import { queueSystemMessage, signWebhookBody } from "@kanal/core/channel";
 import { sql } from "@kanal/db";
 import { eventually, startFullSystem, type FullSystem } from "../../../test/support/full-system";
 import {

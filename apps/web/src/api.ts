@@ -123,7 +123,8 @@ const t = (tenant: string) => `/v1/tenants/${enc(tenant)}`;
 
 // ---------- shapes ----------
 
-export type Role = "provider_admin" | "bank_admin" | "bank_agent" | "bank_advisor" | "ksc_agent";
+export type { Role } from "@kanal/contracts/roles";
+import type { Role } from "@kanal/contracts/roles";
 export type Presence = "online" | "away" | "offline";
 
 export type User = { id: string; email: string; name: string; presence?: Presence };

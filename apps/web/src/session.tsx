@@ -1,3 +1,4 @@
+import { CONVERSATION_ROLES } from "@kanal/contracts/roles";
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from "react";
 import { api, type Me, type Membership, onUnauthenticated, type Role } from "./api";
 import { stopEvents } from "./events";
@@ -83,8 +84,6 @@ export function useSession(): Session {
 
 // ---------- areas derived from memberships ----------
 
-const INBOX_ROLES: readonly Role[] = ["bank_agent", "bank_advisor", "ksc_agent", "bank_admin"];
-
 export type Areas = {
   provider: boolean;
   adminTenants: string[];
@@ -101,7 +100,7 @@ export function areasOf(memberships: readonly Membership[]): Areas {
   return {
     provider: memberships.some((m) => m.role === "provider_admin"),
     adminTenants: [...new Set(adminTenants)],
-    inbox: memberships.some((m) => INBOX_ROLES.includes(m.role)),
+    inbox: memberships.some((m) => (CONVERSATION_ROLES as readonly Role[]).includes(m.role)),
     bankTenants: [...new Set(memberships.filter((m) => m.tenant).map((m) => m.tenant ?? ""))],
     ksc: memberships.some((m) => m.role === "ksc_agent"),
   };

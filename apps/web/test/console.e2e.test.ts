@@ -1,6 +1,6 @@
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createProviderAdmin } from "@kanal/core";
+import { createProviderAdmin } from "@kanal/core/people";
 import { sql } from "@kanal/db";
 import { eventually, type FullSystem, startFullSystem } from "../../../test/support/full-system";
 import {

@@ -1,3 +1,3 @@
 export { startWorkers, type RunningWorkers } from "./worker";
 export { processors } from "./processors/index";
-export type { Processor, JobHandler, WorkerContext } from "./registry";
+export type { AnyProcessor, Processor, WorkerContext } from "./registry";

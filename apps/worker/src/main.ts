@@ -1,5 +1,5 @@
 import { loadConfig } from "@kanal/config";
-import { createServices } from "@kanal/core";
+import { createServices } from "@kanal/core/runtime";
 import { processors } from "./processors/index";
 import { startWorkers } from "./worker";
 

@@ -1,5 +1,5 @@
 import { DelayedError, type Job } from "bullmq";
-import type { DispatchOutcome } from "@kanal/core";
+import type { DispatchOutcome } from "@kanal/core/channel";
 
 /**
  * Turns a dispatch step's outcome into BullMQ terms: a delay parks the job in the delayed set (it does not

@@ -1,7 +1,7 @@
-import { Worker, type Job } from "bullmq";
-import type { Services } from "@kanal/core";
-import { QUEUE_NAMES, workerConnection } from "@kanal/queue";
-import type { Processor, QueueKey } from "./registry";
+import { type Job, UnrecoverableError, Worker } from "bullmq";
+import type { Services } from "@kanal/core/runtime";
+import { jobSchema, QUEUE_NAMES, type QueueKey, workerConnection } from "@kanal/queue";
+import type { AnyProcessor, WorkerContext } from "./registry";
 
 export interface RunningWorkers {
   workers: Worker[];
@@ -11,23 +11,34 @@ export interface RunningWorkers {
 /** Starts one BullMQ worker per queue, dispatching jobs by name to the processors that claim them. */
 export async function startWorkers(
   services: Services,
-  processors: Processor[],
+  processors: AnyProcessor[],
   options: { schedule?: boolean } = {},
 ): Promise<RunningWorkers> {
-  const byQueue = new Map<QueueKey, Processor[]>();
+  const byQueue = new Map<QueueKey, AnyProcessor[]>();
   for (const p of processors) byQueue.set(p.queue, [...(byQueue.get(p.queue) ?? []), p]);
   const connections: ReturnType<typeof workerConnection>[] = [];
   const workers: Worker[] = [];
   for (const [queue, list] of byQueue) {
-    const handlers = Object.assign({}, ...list.map((p) => p.handlers));
+    const handlers: Record<string, (data: unknown, ctx: WorkerContext) => Promise<unknown>> = Object.assign(
+      {},
+      ...list.map((p) => p.handlers),
+    );
     const connection = workerConnection(services.config.REDIS_URL);
     connections.push(connection);
     const worker = new Worker(
       QUEUE_NAMES[queue],
       async (job: Job, token?: string) => {
         const handler = handlers[job.name];
-        if (!handler) throw new Error(`No handler for ${queue}/${job.name}`);
-        return handler(job, { services, token });
+        const schema = jobSchema(queue, job.name);
+        // A job nobody handles, or with a payload its schema refuses, fails at once without retries: it
+        // was written by a foreign or older producer, and running it on guesses could do harm.
+        if (!handler || !schema) throw new UnrecoverableError(`No handler for ${queue}/${job.name}`);
+        const parsed = schema.safeParse(job.data);
+        if (!parsed.success)
+          throw new UnrecoverableError(
+            `${queue}/${job.name}: invalid payload (${parsed.error.issues[0]?.message})`,
+          );
+        return handler(parsed.data, { services, job, token });
       },
       {
         connection,
@@ -53,7 +64,7 @@ export async function startWorkers(
         await services.queues[p.queue].upsertJobScheduler(
           s.jobName,
           { every: s.everyMs },
-          { name: s.jobName, data: s.data ?? {} },
+          { name: s.jobName, data: {} },
         );
       }
     }

@@ -7,6 +7,7 @@ import { tenantMigrations } from "@kanal/migrations";
 import { closeQueues, createQueues, producerConnection, type Queues } from "@kanal/queue";
 import { createLucia, type KanalLucia } from "./auth/lucia";
 import { createLoginThrottle, type LoginThrottle } from "./auth/login";
+import { EventBus } from "./kernel/event-bus";
 
 /** Everything a process needs, built once at start and passed down (no module-level singletons). */
 export interface Services {
@@ -27,20 +28,25 @@ export interface Services {
   lucia: KanalLucia;
   throttle: LoginThrottle;
   tenantMigrations: readonly SchemaMigration[];
+  /** Committed domain events go here; the process's listeners (core/listeners) turn them into effects. */
+  events: EventBus;
   close(): Promise<void>;
 }
 
-export function createServices(
-  config: AppConfig,
-  options: {
-    name?: string;
-    dbPoolSize?: number;
-    /** Pools for bankDb: `groups` pools of `size` connections each (none: bankDb is db). */
-    bankDbGroups?: { groups: number; size: number };
-    tenantMigrations?: readonly SchemaMigration[];
-    logDestination?: DestinationStream;
-  } = {},
-): Services {
+export interface ServicesOptions {
+  name?: string;
+  dbPoolSize?: number;
+  /** Pools for bankDb: `groups` pools of `size` connections each (none: bankDb is db). */
+  bankDbGroups?: { groups: number; size: number };
+  tenantMigrations?: readonly SchemaMigration[];
+  logDestination?: DestinationStream;
+}
+
+/**
+ * The container without listeners. Processes use `createServices` (core/runtime), which also registers
+ * the listeners; this is for the layers below it.
+ */
+export function createServiceContainer(config: AppConfig, options: ServicesOptions = {}): Services {
   const logger = createLogger(options.name ?? "kanal", config.LOG_LEVEL, options.logDestination);
   const onIdleError = (error: Error) =>
     logger.warn({ err: error.message }, "a pooled database connection broke while idle");
@@ -81,6 +87,9 @@ export function createServices(
     lucia: createLucia(db, { secureCookies: secure, ttlHours: config.SESSION_TTL_HOURS }),
     throttle: createLoginThrottle(redis, { prefix: config.QUEUE_PREFIX }),
     tenantMigrations: options.tenantMigrations ?? tenantMigrations,
+    events: new EventBus((listener, error) =>
+      logger.error({ listener, err: error.message }, "a listener failed after commit"),
+    ),
     async close() {
       // Never hang on a Redis that is gone: give the queues a moment, then cut the connection.
       await Promise.race([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { notificationsAllowed } from "../src/customers/opt-in";
-import { afterInboundHasWork, hintKinds } from "../src/rsk/after-inbound";
+import { afterInboundHasWork, hintKinds } from "../src/rules/follow-up-work";
 
 describe("whether an inbound message needs the rules' follow-ups", () => {
   it("a plain question under an answering rule needs none", () => {

@@ -4,7 +4,8 @@
  * Usage: tsx billing-report.child.ts <tenantId> <schema>; configuration from the environment.
  */
 import { loadConfig } from "@kanal/config";
-import { createServices, reportTenantUsage } from "@kanal/core";
+import { reportTenantUsage } from "@kanal/core/billing";
+import { createServices } from "@kanal/core/runtime";
 
 const [tenantId, schema] = process.argv.slice(2);
 if (!tenantId || !schema) throw new Error("usage: billing-report.child.ts <tenantId> <schema>");

@@ -3,7 +3,10 @@ import { fileURLToPath } from "node:url";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createStripeFake, type StripeFake } from "@kanal/stripe-fake";
-import { billingDb, collectUsage, METER_EVENT_NAMES, reportTenantUsage, type UsageKind } from "../src/index";
+import { reportTenantUsage } from "../src/billing/report";
+import { METER_EVENT_NAMES } from "../src/billing/stripe";
+import { billingDb, type UsageKind } from "../src/billing/tables";
+import { collectUsage } from "../src/billing/usage";
 import { sql } from "@kanal/db";
 import {
   onboardBank,

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { billingStatusOf, calendarMonth, stripeClient } from "../src/billing/index";
+import { billingStatusOf } from "../src/billing/setup";
+import { stripeClient } from "../src/billing/stripe";
+import { calendarMonth } from "../src/billing/usage";
 
 describe("calendarMonth", () => {
   it("is the bank's local month, across the change to summer time", () => {

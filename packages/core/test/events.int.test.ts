@@ -1,7 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
-import { type AgentEvent, EventHub, publishToUsers, replaySince } from "../src/events";
+import type { AgentEventPayload } from "@kanal/contracts/events";
+import { type AgentEvent, EventHub, publishToUsers, replaySince } from "../src/realtime/stream";
+
+/** The stream carries whatever payload it is given; these tests use small made-up ones. */
+const raw = (type: AgentEventPayload["type"], data: Record<string, unknown>) =>
+  ({ type, data }) as unknown as AgentEventPayload;
 
 let redis: Redis;
 let hub: EventHub;
@@ -24,11 +29,12 @@ it("an event reaches each recipient's stream and live subscription with the same
     [b, []],
   ]);
   for (const [userId, list] of live) hub.subscribe(userId, (e) => list.push(e));
-  await publishToUsers(redis, [a, b, a], "conversation.assigned", {
-    conversationId: "conv_1",
-    note: 'a "quoted" ü',
-  });
-  await publishToUsers(redis, [b], "message.created", { n: 2 });
+  await publishToUsers(
+    redis,
+    [a, b, a],
+    raw("conversation.assigned", { conversationId: "conv_1", note: 'a "quoted" ü' }),
+  );
+  await publishToUsers(redis, [b], raw("message.created", { n: 2 }));
   await expect.poll(() => (live.get(b) ?? []).length).toBe(2);
   await expect.poll(() => (live.get(a) ?? []).length).toBe(1);
   for (const [userId, list] of live) expect(list).toEqual(await replaySince(redis, userId, "0"));

@@ -1,6 +1,7 @@
 import { maskInbound } from "@kanal/rules";
 import { describe, expect, it } from "vitest";
-import { draftActorKind, sensitiveKindsInMaskedText } from "../src/rsk/index";
+import { sensitiveKindsInMaskedText } from "../src/rules/follow-up-work";
+import { draftActorKind } from "../src/rules/guard";
 
 describe("sensitiveKindsInMaskedText", () => {
   it("recognises what maskInbound left behind, so a pre-masked payload still earns the hint", () => {

@@ -1,10 +1,11 @@
+import type { Role } from "@kanal/contracts/roles";
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type Json<T = unknown> = ColumnType<T, string | T, string | T>;
 
-export type Role = "provider_admin" | "bank_admin" | "bank_agent" | "bank_advisor" | "ksc_agent";
+export type { Role };
 export type Presence = "online" | "away" | "offline";
 
 // ---- control schema ----
@@ -120,6 +121,14 @@ export interface WebhookEventsTable {
 }
 
 // ---- tenant schema (one per bank) ----
+export interface OutboxTable {
+  id: Generated<string>;
+  queue: string;
+  name: string;
+  data: Json<Record<string, unknown>>;
+  opts: Json<Record<string, unknown>>;
+  created_at: CreatedAt;
+}
 export interface CustomersTable {
   id: string;
   external_ref: string | null;
@@ -156,6 +165,8 @@ export interface ConversationsTable {
   last_inbound_at: Timestamp | null;
   last_message_at: Timestamp;
   away_sent_period: string | null;
+  /** the KSC organisation that handles or queues it (set whenever the KSC side takes it) */
+  ksc_org_id: ColumnType<string | null, string | null | undefined>;
 }
 export interface MessagesTable {
   id: string;
@@ -249,6 +260,7 @@ export interface ControlTables {
   agent_state: AgentStateTable;
   audit_log: ControlAuditLogTable;
   webhook_events: WebhookEventsTable;
+  outbox: OutboxTable;
 }
 export interface TenantTables {
   customers: CustomersTable;

@@ -1,6 +1,8 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { AppError, authenticateApiKey, loadMemberships, SESSION_COOKIE, type Actor } from "@kanal/core";
+import { authenticateApiKey, SESSION_COOKIE } from "@kanal/core/auth";
+import { AppError, type Actor } from "@kanal/core/kernel";
+import { loadMemberships } from "@kanal/core/people";
 import type { AppEnv } from "../env";
 
 /** Resolves the actor from a Bearer API key or the session cookie; routes decide whether one is required. */

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { AppError } from "@kanal/core";
+import { AppError } from "@kanal/core/kernel";
 import type { AppEnv } from "../env";
 
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);

@@ -1,5 +1,6 @@
+import { ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
-import { login } from "@kanal/core";
+import { login } from "@kanal/core/auth";
 import { sql } from "@kanal/db";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
@@ -11,7 +12,7 @@ const membershipSchema = z
   .object({
     tenant: z.string().optional(),
     kscOrg: z.string().optional(),
-    role: z.enum(["provider_admin", "bank_admin", "bank_agent", "bank_advisor", "ksc_agent"]),
+    role: z.enum(ROLES),
     maxChats: z.number().optional(),
   })
   .openapi("Membership");

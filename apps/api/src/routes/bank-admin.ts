@@ -1,20 +1,14 @@
+import { BANK_ADMIN_ROLES, BANK_STAFF_ROLES, CONVERSATION_ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
-import {
-  API_KEY_SCOPES,
-  createApiKey,
-  createBankUser,
-  listApiKeys,
-  listBankUsers,
-  resolveTenant,
-  revokeApiKey,
-  updateBankUser,
-} from "@kanal/core";
+import { API_KEY_SCOPES, createApiKey, listApiKeys, revokeApiKey } from "@kanal/core/auth";
+import { createBankUser, listBankUsers, updateBankUser } from "@kanal/core/people";
+import { resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
 import { requestContext, requireActor } from "../middleware/auth";
 import { jsonBody, jsonResponse, passwordSchema, tenantParam } from "../schemas";
 
-const ADMIN = { roles: ["bank_admin"] as const };
+const ADMIN = { roles: BANK_ADMIN_ROLES };
 const idParam = (name: string) =>
   z
     .string()
@@ -36,7 +30,7 @@ const bankUserSchema = z
   })
   .openapi("BankUser");
 
-const bankRole = z.enum(["bank_admin", "bank_agent", "bank_advisor"]);
+const bankRole = z.enum(BANK_STAFF_ROLES);
 const advisorCode = z.string().regex(/^[A-Za-z0-9]{2,12}$/, "2–12 letters or digits");
 
 const listUsers = createRoute({
@@ -193,7 +187,7 @@ export function registerBankAdmin(app: OpenAPIHono<AppEnv>) {
   app.openapi(listUsers, async (c) => {
     const { db } = c.get("services");
     const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, {
-      roles: ["bank_admin", "bank_agent", "bank_advisor", "ksc_agent"],
+      roles: CONVERSATION_ROLES,
     });
     return c.json({ users: await listBankUsers(db, access) }, 200);
   });

@@ -1,14 +1,14 @@
+import { BANK_ADMIN_ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import {
   assignPlan,
   billingOverview,
   enqueueBillingSetup,
   listPlans,
-  requireProvider,
-  resolveTenant,
   savePlan,
   stripeClient,
-} from "@kanal/core";
+} from "@kanal/core/billing";
+import { requireProvider, resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
 import { requestContext, requireActor } from "../middleware/auth";
@@ -182,7 +182,7 @@ export function registerBilling(app: OpenAPIHono<AppEnv>) {
   app.openapi(overviewRoute, async (c) => {
     const services = c.get("services");
     const access = await resolveTenant(services.db, requireActor(c), c.req.valid("param").tenant, {
-      roles: ["bank_admin"],
+      roles: BANK_ADMIN_ROLES,
       provider: true,
     });
     return c.json(await billingOverview(services, access, { month: c.req.valid("query").month }), 200);

@@ -6,7 +6,8 @@ import {
   loadInbox,
   requestCallback,
   takeConversation,
-} from "@kanal/core";
+} from "@kanal/core/conversations";
+import { reopenConversation } from "@kanal/core/routing";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
 import { requestContext, requireUser } from "../middleware/auth";
@@ -119,6 +120,19 @@ const takeRoute = createRoute({
   },
 });
 
+const reopenRoute = createRoute({
+  method: "post",
+  path: "/v1/tenants/{tenant}/conversations/{id}/reopen",
+  tags: ["Conversations"],
+  summary:
+    "Reopen a closed chat (bank staff): routed again at once, its previous handler preferred inside the reopen window; 409 while the customer has another open chat",
+  request: { params: conversationParams },
+  responses: {
+    200: jsonResponse(z.object({ conversation: routedConversation }), "Reopened and routed"),
+    ...errorResponses,
+  },
+});
+
 const callbackRoute = createRoute({
   method: "post",
   path: "/v1/tenants/{tenant}/conversations/{id}/callback",
@@ -200,6 +214,14 @@ export function registerConversationActions(app: OpenAPIHono<AppEnv>) {
     const { tenant, id } = c.req.valid("param");
     return c.json(
       { conversation: await takeConversation(c.get("services"), requestContext(c), tenant, id) },
+      200,
+    );
+  });
+
+  app.openapi(reopenRoute, async (c) => {
+    const { tenant, id } = c.req.valid("param");
+    return c.json(
+      { conversation: await reopenConversation(c.get("services"), requestContext(c), tenant, id) },
       200,
     );
   });

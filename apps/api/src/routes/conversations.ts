@@ -1,11 +1,14 @@
+import { CONVERSATION_ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
-import { conversationDetail, listConversations, messageMedia, resolveTenant, sendMessage } from "@kanal/core";
+import { sendMessage } from "@kanal/core/channel";
+import { conversationDetail, listConversations, messageMedia } from "@kanal/core/conversations";
+import { resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
 import { requestContext, requireActor } from "../middleware/auth";
 import { jsonBody, jsonResponse, tenantParam } from "../schemas";
 
-const READERS = { roles: ["bank_admin", "bank_agent", "bank_advisor", "ksc_agent"] as const };
+const READERS = { roles: CONVERSATION_ROLES };
 const idParam = (name: string) =>
   z
     .string()

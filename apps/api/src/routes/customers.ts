@@ -1,5 +1,7 @@
+import { BANK_STAFF_ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
-import { resolveTenant, searchCustomers, upsertCustomer } from "@kanal/core";
+import { searchCustomers, upsertCustomer } from "@kanal/core/customers";
+import { resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
 import { requestContext, requireActor } from "../middleware/auth";
@@ -73,7 +75,7 @@ export function registerCustomers(app: OpenAPIHono<AppEnv>) {
     const ctx = requestContext(c);
     const { tenant, externalRef } = c.req.valid("param");
     const access = await resolveTenant(db, ctx.actor, tenant, {
-      roles: ["bank_admin", "bank_agent", "bank_advisor"],
+      roles: BANK_STAFF_ROLES,
       scope: "customers:write",
     });
     const { customer, created } = await upsertCustomer(db, ctx, access, externalRef, c.req.valid("json"));
@@ -83,7 +85,7 @@ export function registerCustomers(app: OpenAPIHono<AppEnv>) {
   app.openapi(searchRoute, async (c) => {
     const { db } = c.get("services");
     const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, {
-      roles: ["bank_admin", "bank_agent", "bank_advisor"],
+      roles: BANK_STAFF_ROLES,
       scope: "customers:read",
     });
     return c.json({ customers: await searchCustomers(db, access, c.req.valid("query").q) }, 200);

@@ -1,18 +1,19 @@
+import { BANK_ADMIN_ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import {
   eraseCustomer,
   exportCustomer,
   getRetention,
   MAX_RETENTION_DAYS,
-  resolveTenant,
   setRetention,
-} from "@kanal/core";
+} from "@kanal/core/data-protection";
+import { resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
 import { requestContext, requireActor } from "../middleware/auth";
 import { jsonBody, jsonResponse, tenantParam } from "../schemas";
 
-const ADMIN = { roles: ["bank_admin"] as const };
+const ADMIN = { roles: BANK_ADMIN_ROLES };
 
 const retentionOut = z
   .object({ days: z.number().nullable(), updatedAt: z.string().nullable() })

@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { streamSSE } from "hono/streaming";
-import { replaySince } from "@kanal/core";
+import { replaySince } from "@kanal/core/realtime";
 import { sql } from "@kanal/db";
 import type { AppEnv } from "../env";
 import { requireUser } from "../middleware/auth";

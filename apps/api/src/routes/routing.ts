@@ -1,3 +1,4 @@
+import { BANK_ADMIN_ROLES, BANK_STAFF_ROLES, CONVERSATION_ROLES } from "@kanal/contracts/roles";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import {
   createAbsence,
@@ -7,16 +8,16 @@ import {
   listAbsences,
   loadRoutingConfig,
   putRoutingSettings,
-  resolveTenant,
-} from "@kanal/core";
+} from "@kanal/core/routing";
+import { resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
 import { requestContext, requireActor, requireUser } from "../middleware/auth";
 import { jsonBody, jsonResponse, tenantParam } from "../schemas";
 
-const ADMIN = { roles: ["bank_admin"] as const };
-const STAFF = { roles: ["bank_admin", "bank_agent", "bank_advisor", "ksc_agent"] as const };
-const BANK_STAFF = { roles: ["bank_admin", "bank_agent", "bank_advisor"] as const };
+const ADMIN = { roles: BANK_ADMIN_ROLES };
+const STAFF = { roles: CONVERSATION_ROLES };
+const BANK_STAFF = { roles: BANK_STAFF_ROLES };
 
 const interval = z.tuple([z.string(), z.string()]).openapi({ example: ["08:00", "18:00"] });
 const day = z.array(interval);

@@ -1,25 +1,25 @@
+import { BANK_ADMIN_ROLES, BANK_STAFF_ROLES, CONVERSATION_ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
+import { invalid, notFound } from "@kanal/core/kernel";
 import {
   changeRuleBook,
   checkRuleText,
   conversationGuidance,
   currentRuleBook,
-  invalid,
   listRuleBookVersions,
-  notFound,
-  resolveTenant,
   ruleBookVersion,
   topicCounts,
-} from "@kanal/core";
+} from "@kanal/core/rules";
+import { resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
 import { requestContext, requireActor } from "../middleware/auth";
 import { jsonBody, jsonResponse, tenantParam } from "../schemas";
 
-const ADMIN = { roles: ["bank_admin"] as const };
+const ADMIN = { roles: BANK_ADMIN_ROLES };
 /** Agents (and the contracted KSC's agents) work by the current book, so they may read it. */
-const READERS = { roles: ["bank_admin", "bank_agent", "bank_advisor", "ksc_agent"] as const };
-const BANK_STAFF = { roles: ["bank_admin", "bank_agent", "bank_advisor"] as const };
+const READERS = { roles: CONVERSATION_ROLES };
+const BANK_STAFF = { roles: BANK_STAFF_ROLES };
 
 const idParam = (name: string) =>
   z

@@ -1,19 +1,14 @@
+import { BANK_ADMIN_ROLES, CONVERSATION_ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
-import {
-  createSnippet,
-  deleteSnippet,
-  getSnippet,
-  listSnippets,
-  resolveTenant,
-  updateSnippet,
-} from "@kanal/core";
+import { createSnippet, deleteSnippet, getSnippet, listSnippets, updateSnippet } from "@kanal/core/rules";
+import { resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
 import { requestContext, requireActor } from "../middleware/auth";
 import { jsonBody, jsonResponse, tenantParam } from "../schemas";
 
-const ADMIN = { roles: ["bank_admin"] as const };
-const READERS = { roles: ["bank_admin", "bank_agent", "bank_advisor", "ksc_agent"] as const };
+const ADMIN = { roles: BANK_ADMIN_ROLES };
+const READERS = { roles: CONVERSATION_ROLES };
 
 const idParam = tenantParam.extend({
   id: z

@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import { handleStripeWebhook } from "@kanal/core";
+import { handleStripeWebhook } from "@kanal/core/billing";
 import type { AppEnv } from "../env";
 import { errorBody } from "../errors";
 

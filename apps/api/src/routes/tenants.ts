@@ -1,13 +1,7 @@
+import { CONVERSATION_ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
-import {
-  addKscAgent,
-  contractKsc,
-  createKscOrg,
-  listKscOrgs,
-  onboardTenant,
-  requireProvider,
-  resolveTenant,
-} from "@kanal/core";
+import { addKscAgent, contractKsc, createKscOrg, listKscOrgs } from "@kanal/core/people";
+import { onboardTenant, requireProvider, resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
 import { requestContext, requireActor } from "../middleware/auth";
@@ -236,7 +230,7 @@ export function registerTenants(
     const { tenant } = c.req.valid("param");
     const { db } = c.get("services");
     const access = await resolveTenant(db, requireActor(c), tenant, {
-      roles: ["bank_admin", "bank_agent", "bank_advisor", "ksc_agent"],
+      roles: CONVERSATION_ROLES,
       provider: true,
     });
     const contract = await db

@@ -1,12 +1,7 @@
+import { BANK_ADMIN_ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
-import {
-  getBusinessProfile,
-  numberStatus,
-  requireProvider,
-  resolveTenant,
-  updateBusinessProfile,
-  updateNumber,
-} from "@kanal/core";
+import { getBusinessProfile, numberStatus, updateBusinessProfile, updateNumber } from "@kanal/core/channel";
+import { requireProvider, resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
 import { requestContext, requireActor } from "../middleware/auth";
@@ -94,7 +89,7 @@ export function registerWhatsappAdmin(app: OpenAPIHono<AppEnv>) {
   app.openapi(getProfile, async (c) => {
     const services = c.get("services");
     const access = await resolveTenant(services.db, requireActor(c), c.req.valid("param").tenant, {
-      roles: ["bank_admin"],
+      roles: BANK_ADMIN_ROLES,
     });
     return c.json({ profile: profileSchema.parse(await getBusinessProfile(services, access)) }, 200);
   });
@@ -102,7 +97,7 @@ export function registerWhatsappAdmin(app: OpenAPIHono<AppEnv>) {
     const services = c.get("services");
     const ctx = requestContext(c);
     const access = await resolveTenant(services.db, ctx.actor, c.req.valid("param").tenant, {
-      roles: ["bank_admin"],
+      roles: BANK_ADMIN_ROLES,
     });
     return c.json(
       {
@@ -114,7 +109,7 @@ export function registerWhatsappAdmin(app: OpenAPIHono<AppEnv>) {
   app.openapi(getNumber, async (c) => {
     const { db } = c.get("services");
     const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, {
-      roles: ["bank_admin"],
+      roles: BANK_ADMIN_ROLES,
       provider: true,
     });
     return c.json({ whatsapp: await numberStatus(db, access.tenant.id) }, 200);

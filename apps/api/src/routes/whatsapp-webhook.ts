@@ -4,13 +4,9 @@ import { bodyLimit } from "hono/body-limit";
 import { Counter } from "prom-client";
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import {
-  constantTimeEqual,
-  type Services,
-  verifyWebhookSignature,
-  WebhookRelay,
-  WebhookStore,
-} from "@kanal/core";
+import { verifyWebhookSignature, WebhookRelay, WebhookStore } from "@kanal/core/channel";
+import { constantTimeEqual } from "@kanal/core/kernel";
+import type { Services } from "@kanal/core/runtime";
 import type { AppEnv } from "../env";
 import { errorBody, errorBodyFor } from "../errors";
 import { metricsRegistry } from "./ops";

@@ -1,9 +1,9 @@
 import type { Db } from "@kanal/db";
-import type { Actor } from "../actor";
-import { auditTenant } from "../audit";
-import { newId, randomToken, sha256Hex } from "../crypto";
-import { notFound } from "../errors";
-import type { RequestContext } from "../request-context";
+import type { Actor } from "../kernel/actor";
+import { auditTenant } from "../kernel/audit";
+import { newId, randomToken, sha256Hex } from "../kernel/crypto";
+import { notFound } from "../kernel/errors";
+import type { RequestContext } from "../kernel/request-context";
 import type { TenantAccess } from "../tenants/access";
 
 export const API_KEY_SCOPES = ["customers:read", "customers:write"] as const;

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { sql, type Db } from "@kanal/db";
-import { AppError } from "../errors";
+import { AppError } from "../kernel/errors";
 import type { KanalLucia } from "./lucia";
 import { verifyPassword } from "./passwords";
 

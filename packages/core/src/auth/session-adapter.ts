@@ -1,6 +1,6 @@
 import type { Adapter, DatabaseSession, DatabaseUser } from "lucia";
 import type { Db } from "@kanal/db";
-import { sha256Hex } from "../crypto";
+import { sha256Hex } from "../kernel/crypto";
 
 /**
  * Lucia adapter that stores only SHA-256(session id). Lucia hands us the raw id from the cookie; we hash

@@ -1,10 +1,10 @@
 import type Stripe from "stripe";
 import { sql } from "@kanal/db";
 import type { Db } from "@kanal/db";
-import { auditControl } from "../audit";
-import { newId } from "../crypto";
-import { AppError, conflict, invalid, notFound, uniqueViolation } from "../errors";
-import type { RequestContext } from "../request-context";
+import { auditControl } from "../kernel/audit";
+import { newId } from "../kernel/crypto";
+import { AppError, conflict, invalid, notFound, uniqueViolation } from "../kernel/errors";
+import type { RequestContext } from "../kernel/request-context";
 import type { TenantAccess } from "../tenants/access";
 import { requireProvider } from "../tenants/access";
 import { isStripeError } from "./stripe";

@@ -2,7 +2,7 @@ import { sql } from "@kanal/db";
 import type { Services } from "../services";
 import { isStripeError, METER_EVENT_NAMES, stripeClient } from "./stripe";
 import { billingDb, type UsageKind } from "./tables";
-import { mapLimit } from "../map-limit";
+import { mapLimit } from "../kernel/map-limit";
 
 export interface ReportOptions {
   /** Rows per transaction; each batch is sent, then marked, then committed. */

@@ -1,9 +1,9 @@
 import type Stripe from "stripe";
 import { sql } from "@kanal/db";
 import type { Database, Kysely, Transaction } from "@kanal/db";
-import { systemActor } from "../actor";
-import { auditControl, auditTenant } from "../audit";
-import { AppError, invalid } from "../errors";
+import { systemActor } from "../kernel/actor";
+import { auditControl, auditTenant } from "../kernel/audit";
+import { AppError, invalid } from "../kernel/errors";
 import type { Services } from "../services";
 import { billingStatusOf } from "./setup";
 import { stripeClient, stripeWebhooks } from "./stripe";

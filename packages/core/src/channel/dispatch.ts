@@ -1,11 +1,11 @@
 import { sql, type Tenant } from "@kanal/db";
-import { auditControl, auditTenant } from "../audit";
-import { systemActor } from "../actor";
-import { publishToUsers } from "../events";
+import { PRIORITY } from "@kanal/queue";
+import { bankRef } from "../conversations/bank";
+import { systemActor } from "../kernel/actor";
+import { auditControl, auditTenant } from "../kernel/audit";
 import type { Services } from "../services";
-import { GraphClient, GraphError } from "./graph";
+import { GraphClient, GraphError, type GraphErrorClass } from "./graph";
 import { SendLimiter } from "./limiter";
-import { PRIORITY } from "./send";
 import { accessToken, bindingForTenant, forgetNumber, type NumberBinding } from "./tenants-by-number";
 
 /** What the worker does with the job after one dispatch step. */
@@ -98,21 +98,24 @@ async function pauseNumber(services: Services, binding: NumberBinding, reason: s
   );
 }
 
-async function notify(
+/** Status changes of sent messages, for the listeners (the holder's console shows them). */
+async function announce(
   services: Services,
   tenant: Tenant,
-  assigneeUserId: string | null,
-  conversationId: string,
-  messageId: string,
+  messages: readonly { id: string; conversation_id: string; assignee_user_id: string | null }[],
   status: string,
-) {
-  if (!assigneeUserId) return;
-  await publishToUsers(services.redis, [assigneeUserId], "message.status", {
-    tenant: tenant.slug,
-    conversationId,
-    messageId,
-    status,
-  });
+): Promise<void> {
+  const bank = bankRef(tenant);
+  await services.events.emit(
+    messages.map((m) => ({
+      type: "message.status" as const,
+      bank,
+      conversationId: m.conversation_id,
+      messageId: m.id,
+      status,
+      assigneeUserId: m.assignee_user_id,
+    })),
+  );
 }
 
 type TenantDb = ReturnType<Services["db"]["withSchema"]>;
@@ -188,129 +191,6 @@ async function markFailed(services: Services, t: TenantDb, messageId: string, er
     services.logger.error({ messageId, code: error.code }, "Graph API rejected our request as invalid");
 }
 
-/**
- * One step of sending one message. Never sends twice: the row is claimed (`sending`) before the call;
- * a claim found on a later attempt means an earlier attempt may have reached Meta, so it first waits for
- * the status webhook (which carries our id in biz_opaque_callback_data) before it sends again.
- */
-export async function dispatchMessage(
-  deps: DispatchDeps,
-  input: { tenantId: string; messageId: string; attemptsMade: number },
-): Promise<DispatchOutcome> {
-  const { services, graph, limiter } = deps;
-  const { db, config } = services;
-  const binding = await bindingForTenant(db, input.tenantId);
-  if (!binding) return { kind: "done", status: "no_number" };
-  const t = db.withSchema(binding.tenant.schema_name);
-  const message = await selectOutbound(t).where("m.id", "=", input.messageId).executeTakeFirst();
-  if (!message) {
-    // The sender's transaction may not have committed yet: look again shortly, then give up.
-    return input.attemptsMade < 5
-      ? { kind: "delay", ms: 200, reason: "not_committed" }
-      : { kind: "done", status: "missing" };
-  }
-  if (message.status !== "queued" && message.status !== "sending")
-    return { kind: "done", status: message.status };
-  if (message.status === "sending" && message.sending_started_at) {
-    const waited = Date.now() - message.sending_started_at.getTime();
-    if (waited < config.DISPATCH_RECONCILE_MS)
-      return { kind: "delay", ms: config.DISPATCH_RECONCILE_MS - waited + 50, reason: "reconcile" };
-  }
-  if (binding.pausedReason) return { kind: "delay", ms: 60_000, reason: "number_paused" };
-  if (!message.wa_id) return { kind: "done", status: "no_recipient" };
-
-  const slot = `${message.id}:${input.attemptsMade}:${Date.now()}`;
-  const lane = message.priority === "bulk" ? "bulk" : "reply";
-  const wait = await limiter.acquire(
-    binding.phoneNumberId,
-    message.wa_id,
-    binding.throughputPerSecond,
-    slot,
-    lane,
-  );
-  if (wait > 0) return { kind: "delay", ms: wait, reason: "rate_limit" };
-
-  const [claimed] = await claim(t, [message.id], message.status);
-  if (!claimed) {
-    await limiter.complete(binding.phoneNumberId, slot);
-    return { kind: "done", status: "claimed_elsewhere" };
-  }
-
-  try {
-    const { wamid } = await graph
-      .sendMessage(
-        binding.phoneNumberId,
-        accessToken(binding, config.secretsKey),
-        metaPayload({ ...message, payload: message.payload }, message.wa_id, message.id),
-      )
-      .finally(() => limiter.complete(binding.phoneNumberId, slot));
-    await storeWamids(t, binding.tenant.schema_name, [{ id: message.id, wamid }]);
-    await notify(
-      services,
-      binding.tenant,
-      message.assignee_user_id,
-      message.conversation_id,
-      message.id,
-      "accepted",
-    );
-    return { kind: "done", status: "accepted" };
-  } catch (error) {
-    if (!(error instanceof GraphError)) throw error;
-    switch (error.kind) {
-      case "throughput":
-        await limiter.coolDownNumber(binding.phoneNumberId, jitter(1_000));
-        await requeue(t, [message.id]);
-        return { kind: "delay", ms: jitter(1_000), reason: `meta_${error.code}` };
-      case "pair_rate":
-        await limiter.coolDownPair(
-          binding.phoneNumberId,
-          message.wa_id,
-          jitter(config.WHATSAPP_PAIR_INTERVAL_MS),
-        );
-        await requeue(t, [message.id]);
-        return { kind: "delay", ms: jitter(config.WHATSAPP_PAIR_INTERVAL_MS), reason: "meta_131056" };
-      case "token_invalid":
-        await requeue(t, [message.id]);
-        await pauseNumber(
-          services,
-          binding,
-          `access token rejected (#${error.code}): ${error.title}`.slice(0, 300),
-        );
-        return { kind: "delay", ms: 60_000, reason: "number_paused" };
-      case "permanent":
-        await markFailed(services, t, message.id, error);
-        await notify(
-          services,
-          binding.tenant,
-          message.assignee_user_id,
-          message.conversation_id,
-          message.id,
-          "failed",
-        );
-        return { kind: "done", status: "failed" };
-      default:
-        // Timeouts and 5xx may have reached Meta: the row stays `sending` and the next attempt reconciles.
-        return { kind: "retry", error: error.message };
-    }
-  }
-}
-
-/**
- * Messages an earlier attempt claimed (the worker died mid-send, or the answer was a timeout or 5xx) go
- * to the one-message path, which first waits for their status webhook and only then sends again. The job
- * id dedups repeated hand-overs.
- */
-async function handOver(services: Services, tenantId: string, messageIds: readonly string[]): Promise<void> {
-  if (messageIds.length === 0) return;
-  await services.queues.dispatch.addBulk(
-    messageIds.map((messageId) => ({
-      name: "send",
-      data: { tenantId, messageId },
-      opts: { jobId: `send-${messageId}`, priority: PRIORITY.bulk },
-    })),
-  );
-}
-
 type Outbound = Awaited<ReturnType<ReturnType<typeof selectOutbound>["execute"]>>[number] & { wa_id: string };
 
 type SendResult = { message: Outbound; answeredAt: number } & (
@@ -319,31 +199,48 @@ type SendResult = { message: Outbound; answeredAt: number } & (
 );
 
 /**
- * Sends per limiter call, claim and wamid statement: about one window of a default number (80/s). Tried
- * 20 and 40 (a window in several steps, each stamped when answered): the extra statements cost more
- * Postgres CPU than the earlier free slots gained (dispatch benchmark: PG 3.8 / 2.8 / 2.1 CPU-s).
+ * What a send's outcome means for its message — Graph's error policy, one for the single and the batch
+ * path (whatsapp/README.md, "Errors"): `accepted`; `throughput` (130429/80007: the number cools down, the
+ * row goes back to `queued`); `pair_rate` (131056: that recipient cools down, back to `queued`);
+ * `token_invalid` (190: the number's sending is paused, back to `queued`); `permanent` (the row fails with
+ * Meta's reason); `transient` (a timeout or 5xx may have reached Meta: the row stays `sending` and is
+ * reconciled against its status webhook before it is sent again).
+ */
+export type SendVerdict = "accepted" | GraphErrorClass;
+
+export function sendVerdict(result: { error?: unknown }): SendVerdict {
+  if (result.error === undefined) return "accepted";
+  return result.error instanceof GraphError ? result.error.kind : "transient";
+}
+
+/**
+ * Sends per limiter call, claim and wamid statement: about one window of a default number (80/s);
+ * docs/BENCHMARKS.md §4 has the chunk sizes tried.
  */
 export const SEND_CHUNK = 80;
 
-/** What one chunk of a batch left to do: rows to try again in this run, and whether to stop the run. */
+/** What one chunk left to do. */
 interface ChunkOutcome {
+  /** the verdict per message that was sent (claimed and called) */
+  verdicts: Map<string, SendVerdict>;
   /** When (epoch ms) the rows held back may be tried again: stamped when the wait was learnt. */
   retryAt: number[];
   stop: "window" | "token" | null;
-  /** Rows this batch is done with (sent, failed, handed over, or claimed by someone else). */
+  /** Rows this chunk is done with (sent, failed, left `sending` for reconciling, or claimed elsewhere). */
   finished: Set<string>;
 }
 
 /**
- * Sends one chunk of a batch: the limiter decides per message (window, pair rate), the granted rows are
- * claimed, sent concurrently, their slots stamped with one call and their wamids stored with one
- * statement; every error is handled per message, as in `dispatchMessage`.
+ * Sends one chunk of one number's messages: the limiter decides per message (window, pair rate), the
+ * granted rows are claimed, sent concurrently, their slots stamped with one call and their wamids stored
+ * with one statement, and every outcome is settled by the one policy (`sendVerdict`). Rows a Graph error
+ * leaves to reconcile stay `sending`; the caller decides who reconciles them.
  */
 async function sendChunk(
   deps: DispatchDeps,
   binding: NumberBinding,
   chunk: readonly Outbound[],
-  attemptsMade: number,
+  options: { attemptsMade: number; lane: "reply" | "bulk"; claimFrom: "queued" | "sending" },
   deferred: Set<string>,
 ): Promise<ChunkOutcome> {
   const { services, graph, limiter } = deps;
@@ -351,13 +248,14 @@ async function sendChunk(
   const schema = binding.tenant.schema_name;
   const t = services.db.withSchema(schema);
   const stamp = Date.now();
-  const members = chunk.map((m) => `${m.id}:${attemptsMade}:${stamp}`);
+  const members = chunk.map((m) => `${m.id}:${options.attemptsMade}:${stamp}`);
   const verdicts = await limiter.acquireBulk(
     binding.phoneNumberId,
     binding.throughputPerSecond,
     chunk.map((m, i) => ({ member: members[i] as string, recipient: m.wa_id })),
+    options.lane,
   );
-  const outcome: ChunkOutcome = { retryAt: [], stop: null, finished: new Set() };
+  const outcome: ChunkOutcome = { verdicts: new Map(), retryAt: [], stop: null, finished: new Set() };
   const granted: Outbound[] = [];
   chunk.forEach((m, i) => {
     const v = verdicts[i] ?? 0;
@@ -365,7 +263,7 @@ async function sendChunk(
       granted.push(m);
       return;
     }
-    // Negative: this recipient's pair rate (the rest of the batch may go on); positive: the number.
+    // Negative: this recipient's pair rate (the rest of the chunk may go on); positive: the number.
     outcome.retryAt.push(stamp + Math.abs(v));
     deferred.add(m.id);
     if (v > 0) outcome.stop = "window";
@@ -374,7 +272,7 @@ async function sendChunk(
     await claim(
       t,
       granted.map((m) => m.id),
-      "queued",
+      options.claimFrom,
     ),
   );
   const token = claimed.size > 0 ? accessToken(binding, config.secretsKey) : "";
@@ -405,49 +303,55 @@ async function sendChunk(
       return [{ member: members[i] as string, answeredMsAgo: at === undefined ? 0 : completedAt - at }];
     }),
   );
+  for (const m of granted) outcome.finished.add(m.id);
 
-  const accepted = results.filter((r): r is SendResult & { wamid: string } => r.wamid !== undefined);
+  const byVerdict = new Map<SendVerdict, SendResult[]>();
+  for (const r of results) {
+    const verdict = sendVerdict(r);
+    outcome.verdicts.set(r.message.id, verdict);
+    byVerdict.set(verdict, [...(byVerdict.get(verdict) ?? []), r]);
+  }
+  const of = (v: SendVerdict) => byVerdict.get(v) ?? [];
+  const accepted = of("accepted") as (SendResult & { wamid: string })[];
   await storeWamids(
     t,
     schema,
     accepted.map((r) => ({ id: r.message.id, wamid: r.wamid })),
   );
-  for (const { message: m } of accepted)
-    await notify(services, binding.tenant, m.assignee_user_id, m.conversation_id, m.id, "accepted");
-
-  const failed = results.filter((r) => r.error !== undefined);
-  const kind = (r: SendResult) => (r.error instanceof GraphError ? r.error.kind : "transient");
-  const again = failed.filter((r) => ["throughput", "pair_rate", "token_invalid"].includes(kind(r)));
-  for (const m of granted) outcome.finished.add(m.id);
-  for (const r of again) outcome.finished.delete(r.message.id);
+  await announce(
+    services,
+    binding.tenant,
+    accepted.map((r) => r.message),
+    "accepted",
+  );
+  const again = [...of("throughput"), ...of("pair_rate"), ...of("token_invalid")];
   await requeue(
     t,
     again.map((r) => r.message.id),
   );
-  for (const r of again) deferred.add(r.message.id);
-  if (failed.some((r) => kind(r) === "throughput")) {
+  for (const r of again) {
+    outcome.finished.delete(r.message.id);
+    deferred.add(r.message.id);
+  }
+  if (of("throughput").length > 0) {
     const ms = jitter(1_000);
     await limiter.coolDownNumber(binding.phoneNumberId, ms);
     outcome.retryAt.push(Date.now() + ms);
     outcome.stop = "window";
   }
-  for (const r of failed.filter((f) => kind(f) === "pair_rate")) {
+  for (const r of of("pair_rate")) {
     const ms = jitter(config.WHATSAPP_PAIR_INTERVAL_MS);
     await limiter.coolDownPair(binding.phoneNumberId, r.message.wa_id, ms);
     outcome.retryAt.push(Date.now() + ms);
   }
-  for (const r of failed.filter((f) => kind(f) === "permanent")) {
-    const m = r.message;
-    await markFailed(services, t, m.id, r.error as GraphError);
-    await notify(services, binding.tenant, m.assignee_user_id, m.conversation_id, m.id, "failed");
-  }
-  // Timeouts and 5xx may have reached Meta: those rows stay `sending` and are reconciled one by one.
-  await handOver(
+  for (const r of of("permanent")) await markFailed(services, t, r.message.id, r.error as GraphError);
+  await announce(
     services,
-    binding.tenant.id,
-    failed.filter((f) => kind(f) === "transient").map((r) => r.message.id),
+    binding.tenant,
+    of("permanent").map((r) => r.message),
+    "failed",
   );
-  const tokenRejected = failed.find((f) => kind(f) === "token_invalid")?.error as GraphError | undefined;
+  const tokenRejected = of("token_invalid")[0]?.error as GraphError | undefined;
   if (tokenRejected) {
     await pauseNumber(
       services,
@@ -460,13 +364,95 @@ async function sendChunk(
 }
 
 /**
+ * One step of sending one message (a reply, a system message, or a row an earlier attempt claimed). Never
+ * sends twice: the row is claimed (`sending`) before the call; a claim found on a later attempt means an
+ * earlier attempt may have reached Meta, so it first waits for the status webhook (which carries our id
+ * in biz_opaque_callback_data) before it sends again. The send itself is `sendChunk` with one row.
+ */
+export async function dispatchMessage(
+  deps: DispatchDeps,
+  input: { tenantId: string; messageId: string; attemptsMade: number },
+): Promise<DispatchOutcome> {
+  const { services } = deps;
+  const { db, config } = services;
+  const binding = await bindingForTenant(db, input.tenantId);
+  if (!binding) return { kind: "done", status: "no_number" };
+  const t = db.withSchema(binding.tenant.schema_name);
+  // The job was relayed from the outbox after its row committed: a missing row was erased or purged.
+  const message = await selectOutbound(t).where("m.id", "=", input.messageId).executeTakeFirst();
+  if (!message) return { kind: "done", status: "missing" };
+  if (message.status !== "queued" && message.status !== "sending")
+    return { kind: "done", status: message.status };
+  if (message.status === "sending" && message.sending_started_at) {
+    const waited = Date.now() - message.sending_started_at.getTime();
+    if (waited < config.DISPATCH_RECONCILE_MS)
+      return { kind: "delay", ms: config.DISPATCH_RECONCILE_MS - waited + 50, reason: "reconcile" };
+  }
+  if (binding.pausedReason) return { kind: "delay", ms: 60_000, reason: "number_paused" };
+  if (!message.wa_id) return { kind: "done", status: "no_recipient" };
+
+  const outcome = await sendChunk(
+    deps,
+    binding,
+    [message as Outbound],
+    {
+      attemptsMade: input.attemptsMade,
+      lane: message.priority === "bulk" ? "bulk" : "reply",
+      claimFrom: message.status,
+    },
+    new Set(),
+  );
+  const verdict = outcome.verdicts.get(message.id);
+  if (verdict === undefined) {
+    if (outcome.finished.has(message.id)) return { kind: "done", status: "claimed_elsewhere" };
+    const wait = Math.max(1, Math.min(...outcome.retryAt) - Date.now());
+    return { kind: "delay", ms: wait, reason: "rate_limit" };
+  }
+  switch (verdict) {
+    case "accepted":
+      return { kind: "done", status: "accepted" };
+    case "permanent":
+      return { kind: "done", status: "failed" };
+    case "token_invalid":
+      return { kind: "delay", ms: 60_000, reason: "number_paused" };
+    case "throughput":
+    case "pair_rate":
+      return {
+        kind: "delay",
+        ms: Math.max(1, Math.min(...outcome.retryAt) - Date.now()),
+        reason: verdict === "throughput" ? "meta_throughput" : "meta_131056",
+      };
+    case "transient":
+      // The row stays `sending`: the retry reconciles it before sending again.
+      return { kind: "retry", error: "the Graph API did not answer conclusively" };
+  }
+}
+
+/**
+ * Messages an earlier attempt claimed (the worker died mid-send, or the answer was a timeout or 5xx) go
+ * to the one-message path, which first waits for their status webhook and only then sends again. The job
+ * id dedups repeated hand-overs.
+ */
+async function handOverToSingle(
+  services: Services,
+  tenantId: string,
+  messageIds: readonly string[],
+): Promise<void> {
+  if (messageIds.length === 0) return;
+  await services.queues.dispatch.addBulk(
+    messageIds.map((messageId) => ({
+      name: "send",
+      data: { tenantId, messageId },
+      opts: { jobId: `send-${messageId}`, priority: PRIORITY.bulk },
+    })),
+  );
+}
+
+/**
  * One step of sending a batch of one bank's bulk messages (`queueNotifications`): one query for the
- * rows, then chunk by chunk while the number's window has room — one limiter call for the chunk's slots
- * and pair-rate tokens, one claim, the sends concurrently, one limiter call for their answers and one
- * statement for the wamids. Each message keeps the guarantees of `dispatchMessage`: claimed before its
- * call with our id in biz_opaque_callback_data, its own error handling (cooldown and retry, failed with
- * the reason, 190 pauses the number), and a message found claimed by an earlier attempt is reconciled on
- * the one-message path before it is sent again. What the limiter or Meta did not let through yet stays
+ * rows, then chunk by chunk (`sendChunk`) while the number's window has room. Each message keeps the
+ * guarantees of `dispatchMessage`; rows an earlier attempt claimed, and rows a Graph error left to
+ * reconcile, go to the one-message path. What the limiter or Meta did not let through yet stays
  * `queued`, and the job comes back for it when a slot frees.
  */
 export async function dispatchBatch(
@@ -489,8 +475,9 @@ export async function dispatchBatch(
           .where("m.id", "in", input.messageIds)
           .where("m.status", "in", ["queued", "sending"])
           .execute();
-        if (rows.length === 0) return nothingLeft(services, binding, input);
-        await handOver(
+        // Relayed from the outbox after commit: nothing pending means all sent (or erased meanwhile).
+        if (rows.length === 0) return { kind: "done", status: "sent" };
+        await handOverToSingle(
           services,
           input.tenantId,
           rows.filter((m) => m.status === "sending").map((m) => m.id),
@@ -501,7 +488,18 @@ export async function dispatchBatch(
       const retryAt: number[] = [];
       while (pending.length > deferred.size) {
         const chunk = pending.filter((m) => !deferred.has(m.id)).slice(0, SEND_CHUNK);
-        const outcome = await sendChunk(deps, binding, chunk, input.attemptsMade, deferred);
+        const outcome = await sendChunk(
+          deps,
+          binding,
+          chunk,
+          { attemptsMade: input.attemptsMade, lane: "bulk", claimFrom: "queued" },
+          deferred,
+        );
+        await handOverToSingle(
+          services,
+          input.tenantId,
+          [...outcome.verdicts].filter(([, v]) => v === "transient").map(([id]) => id),
+        );
         pending = pending.filter((m) => !outcome.finished.has(m.id));
         retryAt.push(...outcome.retryAt);
         if (outcome.stop === "token") return { kind: "delay", ms: 60_000, reason: "number_paused" };
@@ -531,22 +529,6 @@ const INLINE_RUN_MS = 30_000;
 /** Batches sleeping in their job at once, per process: half the dispatch worker's 64 slots stay free for replies. */
 const MAX_INLINE_WAITERS = 32;
 let inlineWaiters = 0;
-
-/** A batch found none of its rows pending: done, or its transaction has not committed yet. */
-async function nothingLeft(
-  services: Services,
-  binding: NumberBinding,
-  input: { messageIds: readonly string[]; attemptsMade: number },
-): Promise<DispatchOutcome> {
-  const written = await services.db
-    .withSchema(binding.tenant.schema_name)
-    .selectFrom("messages")
-    .select("id")
-    .where("id", "=", input.messageIds[0] ?? "")
-    .executeTakeFirst();
-  if (!written && input.attemptsMade < 5) return { kind: "delay", ms: 200, reason: "not_committed" };
-  return { kind: "done", status: written ? "sent" : "missing" };
-}
 
 /** Marks the customer's messages as read at Meta when an agent opens the chat. */
 export async function markConversationRead(

@@ -1,8 +1,20 @@
-export * from "./dispatch";
-export * from "./graph";
-export * from "./ingest";
-export * from "./limiter";
-export * from "./send";
-export * from "./tenants-by-number";
-export * from "./webhook";
-export * from "./number-admin";
+export {
+  type DispatchOutcome,
+  dispatchBatch,
+  dispatchDepsFor,
+  dispatchMessage,
+  fetchMedia,
+  markConversationRead,
+} from "./dispatch";
+export { MAX_EVENT_ATTEMPTS, processWebhookEvent, processWebhookEvents } from "./ingest";
+export { getBusinessProfile, numberStatus, updateBusinessProfile, updateNumber } from "./number-admin";
+export { queueNotifications, queueSystemMessage, sendMessage } from "./send";
+export {
+  eventBatchJobs,
+  signWebhookBody,
+  type StoredWebhook,
+  sweepPendingWebhooks,
+  verifyWebhookSignature,
+  WebhookRelay,
+  WebhookStore,
+} from "./webhook";

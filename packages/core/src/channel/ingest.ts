@@ -1,18 +1,15 @@
-import { sql, type Db, type Tenant, type Transaction, transactionOpenedWith, type Database } from "@kanal/db";
-import { newId } from "../crypto";
-import { mapLimit } from "../map-limit";
-import { publishToUsers } from "../events";
-import type { Rule } from "@kanal/rules";
-import { noEffects, type RoutingEffects, runEffects } from "../routing/effects";
-import { bankRoutingLockSql } from "../routing/locks";
-import { type RoutingOutcome, routeLockedConversation } from "../routing/route";
-import { afterInboundHasWork, handleAfterInbound } from "../rsk/after-inbound";
-import { maskAndClassifyInbound } from "../rsk/index";
+import { type Db, sql, type Tenant, transactionOpenedWith } from "@kanal/db";
+import { bankRef } from "../conversations/bank";
+import { type InboundMessageInput, type ReceivedMessage, receiveMessage } from "../conversations/receive";
+import type { Trx } from "../kernel/executor";
+import { mapLimit } from "../kernel/map-limit";
+import { outboxJob, writeOutbox } from "../outbox/outbox";
+import { afterCommit, Changes } from "../outbox/unit-of-work";
+import { routeLockedConversation } from "../routing/route";
+import { afterInboundHasWork } from "../rules/follow-up-work";
 import type { Services } from "../services";
-import { maskWebhookPayload, type WebhookPayload } from "./webhook";
 import { bindingForNumber } from "./tenants-by-number";
-
-type Trx = Transaction<Database>;
+import { maskWebhookPayload, type WebhookPayload } from "./webhook";
 type InboundMessage = Record<string, unknown> & {
   id?: string;
   from?: string;
@@ -29,12 +26,9 @@ export interface IngestResult {
 }
 
 /** What we keep of each WhatsApp message type: a text to show and search, and the type's own details. */
-export function describeInbound(m: InboundMessage): {
-  type: string;
-  text: string | null;
-  payload: Record<string, unknown>;
-  media: Record<string, unknown> | null;
-} {
+export function describeInbound(
+  m: InboundMessage,
+): Pick<InboundMessageInput, "type" | "text" | "payload" | "media"> {
   const type = String(m.type ?? "unknown");
   const part = (m[type] ?? {}) as Record<string, unknown>;
   switch (type) {
@@ -122,229 +116,139 @@ function withCustomerLock<T>(db: Db, schema: string, waId: string, fn: (trx: Trx
   });
 }
 
-export interface IngestedMessage {
-  tenant: Tenant;
-  conversationId: string;
-  messageId: string;
-  newConversation: boolean;
-  assigneeUserId: string | null;
-  ruleId: string | null;
-  ruleVersion: number | null;
-  sensitiveKinds: string[];
-  /** The stored (masked) text and the action of the rule it was classified under. */
-  text: string | null;
-  ruleAction: Rule["action"]["type"] | null;
-  customerName: string | null;
-  hasMedia: boolean;
-  /** The routing of a new conversation, when it was routed in the ingest's transaction. */
-  routing: RoutingOutcome | null;
-  /** The webhook event was marked processed in the ingest's transaction. */
-  eventMarked: boolean;
-}
-
-export interface IngestOptions {
-  /** The webhook event whose only content this message is: marked processed in the same transaction. */
-  eventId?: string;
-  /**
-   * Route a new conversation in the same transaction: the bank's routing lock is taken with the insert
-   * (lock order: customer → bank → conversation → agent_state, ADR 0005); `effects` are for after commit.
-   */
-  route?: { effects: RoutingEffects; now: Date };
-}
-
 /** Routing inside the ingest's transaction failed: the transaction rolled back, message included. */
 class RoutingInIngestFailed extends Error {}
 
-/**
- * Stores one inbound message exactly once (dedup on wamid under the customer's lock): contact upserted,
- * text masked and classified, the customer's open conversation found or a new one opened (queued for
- * routing). Returns null for a duplicate.
- */
-export async function ingestInboundMessage(
-  db: Db,
-  tenant: Tenant,
-  contact: { waId: string; profileName: string | null },
-  message: InboundMessage,
-  options: IngestOptions = {},
-): Promise<IngestedMessage | null> {
-  const wamid = String(message.id ?? "");
-  if (!wamid) return null;
-  const schema = tenant.schema_name;
-  const described = describeInbound(message);
-  const sentAt = message.timestamp ? new Date(Number(message.timestamp) * 1000) : new Date();
-  return withCustomerLock(db, schema, contact.waId, async (trx) => {
-    const table = (name: string) => sql.id(schema, name);
-    // One round trip (every one costs ~0.1 ms of CPU on each side): is it a duplicate, the customer
-    // (upserted unless it is), their open conversation and the current rule-book version.
-    const found = (
-      await sql<{
-        seen: boolean;
-        customer_id: string | null;
-        name: string | null;
-        profile_name: string | null;
-        conversation_id: string | null;
-        assignee_user_id: string | null;
-        topic: string | null;
-        rule_version: number | null;
-      }>`
-      with seen as (select id from ${table("messages")} where wamid = ${wamid}),
-      customer as (
-        insert into ${table("customers")} as cu (id, wa_id, profile_name, last_inbound_at, updated_at)
-        select ${newId("cus")}, ${contact.waId}, ${contact.profileName}, ${sentAt}, now()
-        where not exists (select 1 from seen)
-        on conflict (wa_id) do update set
-          profile_name = coalesce(excluded.profile_name, cu.profile_name),
-          last_inbound_at = greatest(cu.last_inbound_at, excluded.last_inbound_at),
-          updated_at = excluded.updated_at
-        returning id, name, profile_name
-      )
-      select exists (select 1 from seen) as seen,
-        customer.id as customer_id, customer.name, customer.profile_name,
-        c.id as conversation_id, c.assignee_user_id, c.topic,
-        (select max(version) from ${table("rule_book_versions")}) as rule_version
-      from (select 1) as one
-      left join customer on true
-      left join ${table("conversations")} c on c.customer_id = customer.id and c.status <> 'closed'`.execute(
-        trx,
-      )
-    ).rows[0];
-    if (!found || found.seen || !found.customer_id) return null;
-
-    const masked = described.text
-      ? await maskAndClassifyInbound(trx, schema, described.text, found.rule_version ?? undefined)
-      : null;
-    const classifiedTopic = masked && !masked.classification.isDefault ? masked.classification.topic : null;
-    const newConversation = !found.conversation_id;
-    const conversation = {
-      id: found.conversation_id ?? newId("conv"),
-      assignee_user_id: found.assignee_user_id,
-      topic: found.topic,
-    };
-    // The conversation (opened, or brought up to date) and the message, again in one round trip.
-    const conversationStep = newConversation
-      ? sql`insert into ${table("conversations")}
-          (id, customer_id, status, queued_at, opened_at, last_inbound_at, last_message_at, topic, rule_id)
-          values (${conversation.id}, ${found.customer_id}, 'queued', now(), now(), ${sentAt}, ${sentAt},
-            ${classifiedTopic}, ${masked?.classification.ruleId ?? null})
-          returning id`
-      : // A conversation takes the topic of its first message that has one.
-        !conversation.topic && classifiedTopic
-        ? sql`update ${table("conversations")} set last_inbound_at = ${sentAt}, last_message_at = ${sentAt},
-            topic = ${classifiedTopic}, rule_id = ${masked?.classification.ruleId ?? null}
-            where id = ${conversation.id} returning id`
-        : sql`update ${table("conversations")} set last_inbound_at = ${sentAt}, last_message_at = ${sentAt}
-            where id = ${conversation.id} returning id`;
-    const messageId = newId("msg");
-    const route = newConversation ? options.route : undefined;
-    // The only message of its webhook event: the event is done when (and only if) this commits.
-    const markEvent = options.eventId
-      ? sql`, marked as (update control.webhook_events set status = 'processed', processed_at = now(), error = null
-          where id = ${options.eventId} and status = 'pending' returning id)`
-      : sql``;
-    const inserted = (
-      await sql<{ id: string }>`
-      with conv as (${conversationStep}) ${markEvent}
-      insert into ${table("messages")} (id, conversation_id, direction, type, text, payload, media, wamid,
-        context_wamid, status, kind, topic, rule_id, rule_version, created_at)
-      select ${messageId}, conv.id, 'inbound', ${described.type}, ${masked?.text ?? described.text},
-        ${JSON.stringify(described.payload)}::jsonb,
-        ${described.media ? JSON.stringify(described.media) : null}::jsonb,
-        ${wamid}, ${message.context?.id ?? null}, 'received', 'customer',
-        ${masked?.classification.topic ?? null}, ${masked?.classification.ruleId ?? null},
-        ${masked?.classification.version ?? null}, ${sentAt}
-      from conv ${route ? sql`cross join (select ${bankRoutingLockSql(tenant.id)}) as bank_lock` : sql``}
-      on conflict (wamid) do nothing
-      returning id`.execute(trx)
-    ).rows[0];
-    if (!inserted) return null;
-    if (described.media?.mediaId) {
-      await trx
-        .withSchema(schema)
-        .insertInto("media")
-        .values({
-          id: newId("med"),
-          message_id: messageId,
-          media_id: String(described.media.mediaId),
-          mime_type: (described.media.mimeType as string | null) ?? null,
-          filename: (described.media.filename as string | null) ?? null,
-          sha256: (described.media.sha256 as string | null) ?? null,
-        })
-        .execute();
-    }
-    let routing: RoutingOutcome | null = null;
-    if (route) {
-      const input = { tenantId: tenant.id, conversationId: conversation.id, trigger: "new" };
-      try {
-        routing = await routeLockedConversation(trx, tenant, input, route.effects, route.now);
-      } catch (error) {
-        throw new RoutingInIngestFailed((error as Error).message, { cause: error });
-      }
-    }
-    return {
-      tenant,
-      conversationId: conversation.id,
-      messageId,
-      newConversation,
-      assigneeUserId: conversation.assignee_user_id,
-      ruleId: masked?.classification.ruleId ?? null,
-      ruleVersion: masked?.classification.version ?? null,
-      sensitiveKinds: [
-        ...new Set([
-          ...(masked?.sensitiveKinds ?? []),
-          ...(Array.isArray(message.kanal_masked) ? (message.kanal_masked as string[]) : []),
-        ]),
-      ],
-      text: masked?.text ?? described.text,
-      ruleAction: masked?.classification.action ?? null,
-      customerName: found.name ?? found.profile_name,
-      hasMedia: Boolean(described.media?.mediaId),
-      routing,
-      eventMarked: options.eventId !== undefined,
-    };
-  });
+/** The stored message and what its transaction left to do after commit. */
+interface Ingested {
+  received: ReceivedMessage;
+  /** the webhook event was marked processed in the ingest's transaction */
+  eventMarked: boolean;
 }
 
 /**
- * Stores one inbound message and routes a new conversation in the same transaction (one commit, and
- * the agent's `conversation.assigned` right after it). If routing fails, the message is stored without
- * it and a routing job takes over; the routing tick routes whatever is still unrouted after that.
+ * Stores one inbound message exactly once and routes a new conversation in the same transaction (one
+ * commit, and the agent's `conversation.assigned` right after it): the customer's lock, open/append
+ * (`receiveMessage`), the routing decision, and the jobs the message needs (the rule book's follow-ups,
+ * the media download) written to the outbox. If routing fails, the message is stored without it and a
+ * routing job takes over; the routing tick routes whatever is still unrouted after that.
  */
-async function ingestAndRoute(
+async function ingestMessage(
   services: Services,
   tenant: Tenant,
   contact: { waId: string; profileName: string | null },
-  message: InboundMessage,
+  raw: InboundMessage,
   eventId: string | undefined,
-): Promise<IngestedMessage | null> {
-  const { queues, logger } = services;
+): Promise<Ingested | null> {
+  const wamid = String(raw.id ?? "");
+  if (!wamid) return null;
+  const described = describeInbound(raw);
+  const message: InboundMessageInput = {
+    wamid,
+    type: described.type,
+    text: described.text,
+    payload: described.payload,
+    media: described.media,
+    contextWamid: raw.context?.id ?? null,
+    sentAt: raw.timestamp ? new Date(Number(raw.timestamp) * 1000) : new Date(),
+    maskedKinds: Array.isArray(raw.kanal_masked) ? (raw.kanal_masked as string[]) : [],
+  };
+  const bank = bankRef(tenant);
   const db = services.bankDb(tenant.schema_name);
-  const effects = noEffects();
-  let ingested: IngestedMessage | null;
-  try {
-    ingested = await ingestInboundMessage(db, tenant, contact, message, {
-      eventId,
-      route: { effects, now: new Date() },
+  // The only message of its webhook event: the event is done when (and only if) this commits.
+  const alongside = eventId
+    ? sql`marked as (update control.webhook_events set status = 'processed', processed_at = now(), error = null
+        where id = ${eventId} and status = 'pending' returning id)`
+    : undefined;
+  const attempt = async (route: boolean) => {
+    const changes = new Changes();
+    const now = new Date();
+    const done = await withCustomerLock(db, tenant.schema_name, contact.waId, async (trx) => {
+      const received = await receiveMessage(trx, bank, contact, message, {
+        lockBankForRouting: route,
+        ...(alongside && { alongside }),
+      });
+      if (!received) return null;
+      if (received.newConversation) {
+        const input = { tenantId: tenant.id, conversationId: received.conversationId, trigger: "new" };
+        if (route) {
+          try {
+            await routeLockedConversation(trx, tenant, input, changes, now);
+          } catch (error) {
+            throw new RoutingInIngestFailed((error as Error).message, { cause: error });
+          }
+        } else {
+          changes.enqueue(
+            outboxJob(
+              "routing",
+              "route-conversation",
+              input as { tenantId: string; conversationId: string },
+              {
+                jobId: `route-${received.conversationId}`,
+              },
+            ),
+          );
+        }
+      } else {
+        changes.emit({
+          type: "message.received",
+          bank,
+          conversationId: received.conversationId,
+          messageId: received.messageId,
+          assigneeUserId: received.assigneeUserId,
+          customerName: received.customerName,
+        });
+      }
+      changes.enqueue(...followUpJobs(tenant, received));
+      return { received, entries: await writeOutbox(trx, changes.jobs) };
     });
+    if (done) await afterCommit(services, changes, done.entries);
+    return done;
+  };
+  let done: Awaited<ReturnType<typeof attempt>>;
+  try {
+    done = await attempt(true);
   } catch (error) {
     if (!(error instanceof RoutingInIngestFailed)) throw error;
-    logger.warn({ err: error.message }, "routing in the ingest failed; handing it to the routing queue");
-    ingested = await ingestInboundMessage(db, tenant, contact, message, { eventId });
-    if (ingested?.newConversation) {
-      await queues.routing.add(
-        "route-conversation",
-        { tenantId: tenant.id, conversationId: ingested.conversationId, trigger: "new" },
-        { jobId: `route-${ingested.conversationId}` },
-      );
-    }
-    return ingested;
+    services.logger.warn(
+      { err: error.message },
+      "routing in the ingest failed; handing it to the routing queue",
+    );
+    done = await attempt(false);
   }
-  try {
-    await runEffects(services, effects);
-  } catch (error) {
-    // Committed: the assignment stands and the agent's inbox shows it; only the live event is missing.
-    logger.warn({ err: (error as Error).message }, "routing effects after the ingest failed");
+  return done ? { received: done.received, eventMarked: eventId !== undefined } : null;
+}
+
+/** The jobs a stored message needs: the rule book's follow-ups (when it has any) and its media download. */
+function followUpJobs(tenant: Tenant, m: ReceivedMessage) {
+  const jobs = [];
+  if (afterInboundHasWork(m.text, m.sensitiveKinds, m.ruleAction)) {
+    jobs.push(
+      outboxJob(
+        "inbound",
+        "after-inbound",
+        {
+          tenantId: tenant.id,
+          conversationId: m.conversationId,
+          messageId: m.messageId,
+          ruleId: m.ruleId,
+          ruleVersion: m.ruleVersion,
+          sensitiveKinds: m.sensitiveKinds,
+        },
+        { jobId: `after-${m.messageId}` },
+      ),
+    );
   }
-  return ingested;
+  if (m.hasMedia)
+    jobs.push(
+      outboxJob(
+        "inbound",
+        "fetch-media",
+        { tenantId: tenant.id, messageId: m.messageId },
+        { jobId: `media-${m.messageId}` },
+      ),
+    );
+  return jobs;
 }
 
 const STATUS_RANK: Record<string, number> = {
@@ -469,7 +373,7 @@ export async function applyStatuses(
 export const MAX_EVENT_ATTEMPTS = 20;
 
 export async function processWebhookEvent(services: Services, eventId: string): Promise<IngestResult> {
-  const { db, redis, logger } = services;
+  const { db, logger } = services;
   // Counting attempts up front: an event that keeps failing is retired as a dead letter, not retried forever.
   const event = await db
     .withSchema("control")
@@ -521,7 +425,7 @@ export async function processWebhookEvent(services: Services, eventId: string): 
       for (const message of value.messages ?? []) {
         const waId = String(message.from ?? "");
         if (!waId) continue;
-        const ingested = await ingestAndRoute(
+        const ingested = await ingestMessage(
           services,
           tenant,
           { waId, profileName: names.get(waId) ?? null },
@@ -534,23 +438,20 @@ export async function processWebhookEvent(services: Services, eventId: string): 
           continue;
         }
         result.messages++;
-        await afterIngest(services, ingested);
       }
       const appliedStatuses = await applyStatuses(db, tenant, (value.statuses ?? []) as StatusInput[]);
-      for (const applied of appliedStatuses) {
-        result.statuses++;
-        await publishToUsers(
-          redis,
-          applied.assigneeUserId ? [applied.assigneeUserId] : [],
-          "message.status",
-          {
-            tenant: tenant.slug,
-            conversationId: applied.conversationId,
-            messageId: applied.messageId,
-            status: applied.status,
-          },
-        );
-      }
+      result.statuses += appliedStatuses.length;
+      const bank = bankRef(tenant);
+      await services.events.emit(
+        appliedStatuses.map((applied) => ({
+          type: "message.status" as const,
+          bank,
+          conversationId: applied.conversationId,
+          messageId: applied.messageId,
+          status: applied.status,
+          assigneeUserId: applied.assigneeUserId,
+        })),
+      );
     }
   }
 
@@ -612,60 +513,4 @@ export async function processWebhookEvents(
     );
   }
   return total;
-}
-
-/**
- * Hands a stored message to the rules' follow-ups and the media fetcher, and tells the agent of an
- * existing conversation (a new one was routed in the ingest). The rules' follow-ups (hint, automatic
- * reply, callback, handover) run here when there are any, with a fallback to their own job.
- */
-async function afterIngest(services: Services, m: IngestedMessage): Promise<void> {
-  const { queues, redis, logger } = services;
-  if (!m.newConversation && m.assigneeUserId) {
-    await publishToUsers(redis, [m.assigneeUserId], "message.created", {
-      tenant: m.tenant.slug,
-      conversationId: m.conversationId,
-      messageId: m.messageId,
-      direction: "inbound",
-      customerName: m.customerName,
-    });
-  }
-  if (afterInboundHasWork(m.text, m.sensitiveKinds, m.ruleAction)) {
-    const job = {
-      tenantId: m.tenant.id,
-      conversationId: m.conversationId,
-      messageId: m.messageId,
-      ruleId: m.ruleId,
-      ruleVersion: m.ruleVersion,
-      sensitiveKinds: m.sensitiveKinds,
-    };
-    try {
-      // Every effect in it is claimed before it happens, so the job below may safely run it again.
-      await handleAfterInbound(services, job, {
-        tenant: m.tenant,
-        text: m.text,
-        // A conversation routed in the ingest: its state as just committed (no need to look again).
-        conversation:
-          m.routing && m.routing.status !== "skipped"
-            ? {
-                status: m.routing.status === "assigned" ? "open" : "queued",
-                handled_by: m.routing.handledBy,
-                queue: m.routing.queue,
-              }
-            : null,
-      });
-    } catch (error) {
-      logger.warn(
-        { messageId: m.messageId, err: (error as Error).message },
-        "rule follow-ups in the ingest failed; handing them to the inbound queue",
-      );
-      await queues.inbound.add("after-inbound", job, { jobId: `after-${m.messageId}` });
-    }
-  }
-  if (m.hasMedia)
-    await queues.inbound.add(
-      "fetch-media",
-      { tenantId: m.tenant.id, messageId: m.messageId },
-      { jobId: `media-${m.messageId}` },
-    );
 }

@@ -184,8 +184,8 @@ export class SendLimiter {
   }
 
   /**
-   * Bulk lane: asks for a slot for each send of one number at once, within `perSecond` minus the
-   * replies' reserve and each recipient's pair rate. Returns, per send in order, 0 when it may go now
+   * Asks for a slot for each send of one number at once, within `perSecond` (minus the replies' reserve
+   * for the bulk lane) and each recipient's pair rate. Returns, per send in order, 0 when it may go now
    * (and is recorded), else the milliseconds to wait: negative when the recipient's pair rate holds it,
    * positive when the number's window (or cooldown) does.
    */
@@ -193,12 +193,13 @@ export class SendLimiter {
     phoneNumberId: string,
     perSecond: number,
     sends: readonly BatchSend[],
+    lane: "reply" | "bulk" = "bulk",
   ): Promise<number[]> {
     return this.acquireSends(
       phoneNumberId,
       perSecond,
       sends,
-      this.reserveFor(perSecond),
+      lane === "bulk" ? this.reserveFor(perSecond) : 0,
       this.options.pairBurst ?? 10,
     );
   }

@@ -1,8 +1,8 @@
 import type { Db } from "@kanal/db";
-import { auditControl, auditTenant } from "../audit";
-import { encryptSecret } from "../crypto";
-import { AppError, notFound } from "../errors";
-import type { RequestContext } from "../request-context";
+import { auditControl, auditTenant } from "../kernel/audit";
+import { encryptSecret } from "../kernel/crypto";
+import { AppError, notFound } from "../kernel/errors";
+import type { RequestContext } from "../kernel/request-context";
 import type { Services } from "../services";
 import type { TenantAccess } from "../tenants/access";
 import { GraphClient, GraphError } from "./graph";

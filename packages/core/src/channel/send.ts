@@ -1,15 +1,20 @@
+import type { Tenant } from "@kanal/db";
 import { renderSnippet } from "@kanal/rules";
-import type { Db, NewMessage, Tenant } from "@kanal/db";
-import { auditTenant } from "../audit";
-import { newId } from "../crypto";
-import { AppError, forbidden, notFound } from "../errors";
-import type { RequestContext } from "../request-context";
+import { bankRef } from "../conversations/bank";
+import { appendOutbound, type OutboundRow } from "../conversations/messages";
+import { windowOpen } from "../conversations/window";
 import { notificationsAllowed } from "../customers/opt-in";
-import { checkAgentDraft, draftActorKind } from "../rsk/index";
+import { auditTenant } from "../kernel/audit";
+import { newId } from "../kernel/crypto";
+import { AppError, forbidden, notFound } from "../kernel/errors";
+import type { Trx } from "../kernel/executor";
+import type { RequestContext } from "../kernel/request-context";
+import { outboxJob } from "../outbox/outbox";
+import { type Changes, inTransaction } from "../outbox/unit-of-work";
+import { checkAgentDraft, draftActorKind, maskForStorage, maskJsonForStorage } from "../rules/guard";
 import type { Services } from "../services";
 import type { TenantAccess } from "../tenants/access";
-
-export const WINDOW_MS = 24 * 3_600_000;
+import { PRIORITY } from "@kanal/queue";
 
 export type SendInput =
   | { text: string }
@@ -17,9 +22,6 @@ export type SendInput =
   | { template: { name: string; language: string; params?: string[] } };
 
 export type MessageKind = "reply" | "away" | "hint" | "auto_reply" | "notification";
-
-/** Replies jump ahead of bulk traffic (lower number = earlier in BullMQ). */
-export const PRIORITY = { reply: 1, bulk: 10 } as const;
 
 export interface QueuedMessage {
   id: string;
@@ -30,32 +32,26 @@ export interface QueuedMessage {
   warnings: { code: string; message: string }[];
 }
 
-export function windowOpen(lastInboundAt: Date | null, now = new Date()): boolean {
-  return lastInboundAt !== null && now.getTime() - lastInboundAt.getTime() < WINDOW_MS;
-}
-
+/** The text a template message is stored and checked as (the registry of a bank's templates comes later). */
 function templateText(t: { name: string; language: string; params?: string[] }): string {
   return `Vorlage „${t.name}“ (${t.language})${t.params?.length ? `: ${t.params.join(" · ")}` : ""}`;
 }
 
-async function enqueueSend(
-  services: Services,
-  tenant: Tenant,
-  messageId: string,
-  priority: number,
-): Promise<void> {
-  await services.queues.dispatch.add(
+/** The dispatch job of one queued message, written to the outbox with it (relayed after commit). */
+function sendJob(tenant: Pick<Tenant, "id">, messageId: string, lane: "reply" | "bulk") {
+  return outboxJob(
+    "dispatch",
     "send",
     { tenantId: tenant.id, messageId },
-    { jobId: `send-${messageId}`, priority },
+    { jobId: `send-${messageId}`, priority: PRIORITY[lane] },
   );
 }
 
 /**
- * The agents' send verb. Checks who may write, the 24-hour window (templates excepted) and — for a
- * contracted KSC's agents — the bank's rule book, then writes the message `queued` and hands it to
- * dispatch in the same transaction: the job is only added when the row is written, and a failed
- * enqueue rolls the row back (503) instead of leaving a message nobody will send.
+ * The agents' send verb. Checks who may write, the 24-hour window (templates excepted) and the bank's
+ * rule book — for free text, snippets and templates with their parameters alike — then writes the message
+ * `queued` (its text through the data-protection guard) with its dispatch job in the outbox, one
+ * transaction: the job exists only once the row has committed, and a committed row always gets its job.
  */
 export async function sendMessage(
   services: Services,
@@ -130,89 +126,78 @@ export async function sendMessage(
       "The customer unsubscribed (STOP) from messages the bank sends on its own; wait until they write again",
     );
   }
-  const check = template
-    ? null
-    : await checkAgentDraft(db, {
-        schema: access.schema,
-        conversationId,
-        ruleId: conversation.rule_id,
-        text,
-        snippetId,
-        actorKind: draftActorKind(access),
-        ctx,
-      });
+  // Templates pass the same check as free text: the bank-only topic, the free-text ban for the KSC and
+  // the forbidden-data check apply to their parameters as much as to a typed reply.
+  const check = await checkAgentDraft(db, {
+    schema: access.schema,
+    conversationId,
+    ruleId: conversation.rule_id,
+    text,
+    snippetId,
+    actorKind: draftActorKind(access),
+    ctx,
+  });
 
   const id = newId("msg");
   const now = new Date();
-  await db.transaction().execute(async (trx) => {
-    const tt = trx.withSchema(access.schema);
-    await tt
-      .insertInto("messages")
-      .values({
-        id,
-        conversation_id: conversationId,
-        direction: "outbound",
-        type: template ? "template" : "text",
-        text,
-        payload: template ? JSON.stringify({ template }) : null,
-        status: "queued",
-        author_user_id: actor.kind === "user" ? actor.userId : null,
-        kind: "reply",
-        snippet_id: snippetId,
-        priority: "reply",
-        rule_id: check?.ruleId ?? null,
-        rule_version: check?.ruleVersion ?? null,
-        created_at: now,
-      })
-      .execute();
-    await tt
-      .updateTable("conversations")
-      .set((eb) => ({
-        last_message_at: now,
-        first_response_at: eb.fn.coalesce("first_response_at", eb.val(now)),
-      }))
-      .where("id", "=", conversationId)
-      .execute();
+  const bank = bankRef(access.tenant);
+  const stored = maskForStorage(text).text;
+  await inTransaction(services, async (trx, changes) => {
+    await appendOutbound(
+      trx,
+      bank,
+      [
+        {
+          id,
+          conversation_id: conversationId,
+          type: template ? "template" : "text",
+          text,
+          payload: template ? JSON.stringify({ template: maskJsonForStorage(template) }) : null,
+          author_user_id: actor.kind === "user" ? actor.userId : null,
+          kind: "reply",
+          snippet_id: snippetId,
+          priority: "reply",
+          rule_id: check.ruleId,
+          rule_version: check.ruleVersion,
+          created_at: now,
+        },
+      ],
+      { reply: { conversationId, at: now } },
+    );
     if (access.via === "ksc") {
       await auditTenant(trx, access.schema, actor, {
         action: "conversation.message_sent",
         targetType: "conversation",
         targetId: conversationId,
-        details: { messageId: id, ruleId: check?.ruleId ?? null },
+        details: { messageId: id, ruleId: check.ruleId },
         ip: ctx.ip,
         requestId: ctx.requestId,
       });
     }
-    try {
-      await enqueueSend(services, access.tenant, id, PRIORITY.reply);
-    } catch {
-      throw new AppError(
-        "unavailable",
-        "Sending is unavailable right now; the message was not saved, please try again",
-      );
-    }
+    changes.enqueue(sendJob(access.tenant, id, "reply"));
   });
   return {
     id,
     status: "queued",
-    text,
+    text: stored,
     type: template ? "template" : "text",
     createdAt: now.toISOString(),
-    warnings: (check?.warnings ?? []).map((w) => ({ code: w.code, message: w.message })),
+    warnings: check.warnings.map((w) => ({ code: w.code, message: w.message })),
   };
 }
 
 /**
- * Away messages, hints, automatic replies and notifications: no permission or rule check, same dispatch
- * path. Inside the window only (returns null when it is closed); a notification also needs the
- * customer's recorded opt-in and no STOP since (returns null otherwise).
+ * A message Kanal writes itself (away message, hint, automatic reply, opt-in confirmation, a bank's
+ * notification), inside the caller's transaction: no permission or rule check, the same dispatch path.
+ * Inside the window only (returns null when it is closed); a notification also needs the customer's
+ * recorded opt-in and no STOP since (returns null otherwise).
  */
-export async function queueSystemMessage(
-  services: Services,
+export async function writeSystemMessage(
+  trx: Trx,
+  changes: Changes,
   input: { tenant: Tenant; conversationId: string; text: string; kind: Exclude<MessageKind, "reply"> },
 ): Promise<{ id: string } | null> {
-  const { db } = services;
-  const row = await db
+  const row = await trx
     .withSchema(input.tenant.schema_name)
     .selectFrom("conversations as c")
     .innerJoin("customers as cu", "cu.id", "c.customer_id")
@@ -224,25 +209,27 @@ export async function queueSystemMessage(
   // Notifications the bank sends on its own are bulk traffic: they never hold up a conversational reply.
   const lane = input.kind === "notification" ? "bulk" : "reply";
   const id = newId("msg");
-  await db.transaction().execute(async (trx) => {
-    await trx
-      .withSchema(input.tenant.schema_name)
-      .insertInto("messages")
-      .values({
-        id,
-        conversation_id: input.conversationId,
-        direction: "outbound",
-        type: "text",
-        text: input.text,
-        status: "queued",
-        kind: input.kind,
-        priority: lane,
-        created_at: new Date(),
-      })
-      .execute();
-    await enqueueSend(services, input.tenant, id, PRIORITY[lane]);
-  });
+  await appendOutbound(trx, bankRef(input.tenant), [
+    {
+      id,
+      conversation_id: input.conversationId,
+      type: "text",
+      text: input.text,
+      kind: input.kind,
+      priority: lane,
+      created_at: new Date(),
+    },
+  ]);
+  changes.enqueue(sendJob(input.tenant, id, lane));
   return { id };
+}
+
+/** writeSystemMessage in a transaction of its own. */
+export async function queueSystemMessage(
+  services: Services,
+  input: { tenant: Tenant; conversationId: string; text: string; kind: Exclude<MessageKind, "reply"> },
+): Promise<{ id: string } | null> {
+  return inTransaction(services, (trx, changes) => writeSystemMessage(trx, changes, input));
 }
 
 /**
@@ -250,8 +237,8 @@ export async function queueSystemMessage(
  * it chunk by chunk (`SEND_CHUNK`), instead of many jobs of one number waking for the same free slots.
  */
 export const NOTIFICATION_BATCH_SIZE = 500;
-/** Rows per INSERT statement when many notifications are written at once. */
-const INSERT_CHUNK = 1_000;
+/** Conversations read per statement when many notifications are checked at once. */
+const READ_CHUNK = 1_000;
 
 export interface NotificationInput {
   conversationId: string;
@@ -259,11 +246,11 @@ export interface NotificationInput {
 }
 
 /**
- * The bank's bulk notifications (the bulk lane), many at once: the same rule as `queueSystemMessage`
- * (inside the customer's 24-hour window only; others are returned as skipped), the rows written
- * `queued` and their `send-batch` jobs (up to `NOTIFICATION_BATCH_SIZE` messages each, one bank, so one
- * number) added in the same transaction — a failed enqueue rolls every row back (503). Dispatch then
- * takes a batch's slots, claims and sends in a few round trips instead of a few per message.
+ * The bank's bulk notifications (the bulk lane), many at once: the same rule as `writeSystemMessage`
+ * (inside the customer's 24-hour window and with their opt-in only; others are returned as skipped), the
+ * rows written `queued` and their `send-batch` jobs (up to `NOTIFICATION_BATCH_SIZE` messages each, one
+ * bank, so one number) written to the outbox in the same transaction. Dispatch then takes a batch's
+ * slots, claims and sends in a few round trips instead of a few per message.
  */
 export async function queueNotifications(
   services: Services,
@@ -271,30 +258,32 @@ export async function queueNotifications(
 ): Promise<{ queued: { conversationId: string; id: string }[]; skipped: string[] }> {
   const { db } = services;
   const { tenant } = input;
-  const batchSize = Math.max(1, Math.min(input.batchSize ?? NOTIFICATION_BATCH_SIZE, 500));
+  const batchSize = Math.max(
+    1,
+    Math.min(input.batchSize ?? NOTIFICATION_BATCH_SIZE, NOTIFICATION_BATCH_SIZE),
+  );
   const conversationIds = [...new Set(input.notifications.map((n) => n.conversationId))];
   if (conversationIds.length === 0) return { queued: [], skipped: [] };
   const recipients = new Map<
     string,
     { last_inbound_at: Date | null; opted_in_at: Date | null; opted_out_at: Date | null }
   >();
-  for (let i = 0; i < conversationIds.length; i += INSERT_CHUNK) {
+  for (let i = 0; i < conversationIds.length; i += READ_CHUNK) {
     const rows = await db
       .withSchema(tenant.schema_name)
       .selectFrom("conversations as c")
       .innerJoin("customers as cu", "cu.id", "c.customer_id")
       .select(["c.id", "cu.last_inbound_at", "cu.opted_in_at", "cu.opted_out_at"])
-      .where("c.id", "in", conversationIds.slice(i, i + INSERT_CHUNK))
+      .where("c.id", "in", conversationIds.slice(i, i + READ_CHUNK))
       .execute();
     for (const r of rows) recipients.set(r.id, r);
   }
   const now = new Date();
   const queued: { conversationId: string; id: string }[] = [];
   const skipped: string[] = [];
-  const rows: NewMessage[] = [];
+  const rows: OutboundRow[] = [];
   for (const n of input.notifications) {
     const recipient = recipients.get(n.conversationId);
-    // The same rules as queueSystemMessage: the window, and the customer's recorded opt-in.
     if (!recipient || !windowOpen(recipient.last_inbound_at, now) || !notificationsAllowed(recipient)) {
       skipped.push(n.conversationId);
       continue;
@@ -304,49 +293,27 @@ export async function queueNotifications(
     rows.push({
       id,
       conversation_id: n.conversationId,
-      direction: "outbound",
       type: "text",
       text: n.text,
-      status: "queued",
       kind: "notification",
       priority: "bulk",
       created_at: now,
     });
   }
   if (rows.length === 0) return { queued, skipped };
-  await db.transaction().execute(async (trx) => {
-    const tt = trx.withSchema(tenant.schema_name);
-    for (let i = 0; i < rows.length; i += INSERT_CHUNK)
-      await tt
-        .insertInto("messages")
-        .values(rows.slice(i, i + INSERT_CHUNK))
-        .execute();
-    const jobs = [];
+  await inTransaction(services, async (trx, changes) => {
+    await appendOutbound(trx, bankRef(tenant), rows);
     for (let i = 0; i < queued.length; i += batchSize) {
       const messageIds = queued.slice(i, i + batchSize).map((q) => q.id);
-      jobs.push({
-        name: "send-batch",
-        data: { tenantId: tenant.id, messageIds },
-        opts: { jobId: `batch-${messageIds[0]}`, priority: PRIORITY.bulk },
-      });
-    }
-    try {
-      await services.queues.dispatch.addBulk(jobs);
-    } catch {
-      throw new AppError(
-        "unavailable",
-        "Sending is unavailable right now; the notifications were not saved, please try again",
+      changes.enqueue(
+        outboxJob(
+          "dispatch",
+          "send-batch",
+          { tenantId: tenant.id, messageIds },
+          { jobId: `batch-${messageIds[0]}`, priority: PRIORITY.bulk },
+        ),
       );
     }
   });
   return { queued, skipped };
-}
-
-export async function findMessage(db: Db, schema: string, messageId: string) {
-  return db
-    .withSchema(schema)
-    .selectFrom("messages")
-    .selectAll()
-    .where("id", "=", messageId)
-    .executeTakeFirst();
 }

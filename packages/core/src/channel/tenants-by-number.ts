@@ -1,5 +1,5 @@
 import type { Db, Tenant } from "@kanal/db";
-import { decryptSecret } from "../crypto";
+import { decryptSecret } from "../kernel/crypto";
 
 export interface NumberBinding {
   tenant: Tenant;

@@ -1,7 +1,8 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { maskInbound, type MaskFinding } from "@kanal/rules";
+import type { MaskFinding } from "@kanal/rules";
 import { poolOf, sql, type Db } from "@kanal/db";
 import { MAX_EVENTS_PER_JOB, type ProcessEventsJob, type Queues } from "@kanal/queue";
+import { maskForStorage } from "../rules/guard";
 
 /** `X-Hub-Signature-256: sha256=<hex>` over the raw bytes, compared in constant time. */
 export function verifyWebhookSignature(raw: Buffer, header: string | undefined, appSecret: string): boolean {
@@ -18,7 +19,8 @@ export function signWebhookBody(raw: string | Buffer, appSecret: string): string
 interface WebhookMessage {
   text?: { body?: string };
   image?: { caption?: string };
-  document?: { caption?: string };
+  document?: { caption?: string; filename?: string };
+  location?: { name?: string; address?: string };
   video?: { caption?: string };
   button?: { text?: string };
   interactive?: { button_reply?: { title?: string }; list_reply?: { title?: string; description?: string } };
@@ -58,12 +60,18 @@ export function maskWebhookPayload(payload: WebhookPayload): WebhookPayload {
         const findings: MaskFinding[] = [];
         const mask = (s: string | undefined) => {
           if (s === undefined) return s;
-          const result = maskInbound(s);
+          const result = maskForStorage(s);
           findings.push(...result.findings);
           return result.text;
         };
         if (m.text) m.text.body = mask(m.text.body);
         for (const media of [m.image, m.document, m.video]) if (media) media.caption = mask(media.caption);
+        // A filename is typed by the customer like a caption ("Kreditkarte 4111 1111 1111 1111.pdf").
+        if (m.document) m.document.filename = mask(m.document.filename);
+        if (m.location) {
+          m.location.name = mask(m.location.name);
+          m.location.address = mask(m.location.address);
+        }
         if (m.button) m.button.text = mask(m.button.text);
         if (m.interactive?.button_reply)
           m.interactive.button_reply.title = mask(m.interactive.button_reply.title);
@@ -99,7 +107,7 @@ function webhookRow(raw: string): WebhookRow {
   } catch (e) {
     // Unparseable: keep it for inspection, masked as plain text, and never retry it.
     return {
-      body: maskInbound(raw).text,
+      body: maskForStorage(raw).text,
       status: "dead",
       error: `malformed: ${(e as Error).message}`.slice(0, 300),
     };

@@ -1,11 +1,12 @@
-import { maskForKsc } from "@kanal/rules";
 import type { Db, Message } from "@kanal/db";
-import { auditTenant } from "../audit";
-import { notFound } from "../errors";
-import type { RequestContext } from "../request-context";
+import type { Viewer } from "../kernel/domain-events";
+import { viewerOf, viewJson, viewText } from "../rules/guard";
+import { auditTenant } from "../kernel/audit";
+import { notFound } from "../kernel/errors";
+import type { RequestContext } from "../kernel/request-context";
 import type { Services } from "../services";
 import type { TenantAccess } from "../tenants/access";
-import { WINDOW_MS } from "../channel/send";
+import { WINDOW_MS } from "./window";
 
 export interface ConversationSummary {
   id: string;
@@ -91,10 +92,11 @@ export async function listConversations(
   }));
 }
 
+/** A stored message as `viewer` may see it: its text, filename and details through the one guard. */
 function messageView(
   m: Message & { media_status?: string | null },
   tenant: string,
-  ksc: boolean,
+  viewer: Viewer,
 ): MessageView {
   const media = m.media as { mimeType?: string | null; filename?: string | null } | null;
   return {
@@ -103,18 +105,18 @@ function messageView(
     direction: m.direction,
     type: m.type,
     kind: m.kind,
-    text: m.text !== null && ksc ? maskForKsc(m.text).text : m.text,
+    text: viewText(m.text, viewer),
     status: m.status,
     error: m.error,
     media: media
       ? {
           url: `/v1/tenants/${tenant}/messages/${m.id}/media`,
           mimeType: media.mimeType ?? null,
-          filename: media.filename ?? null,
+          filename: viewText(media.filename ?? null, viewer),
           status: m.media_status ?? "pending",
         }
       : null,
-    payload: m.payload,
+    payload: viewJson(m.payload, viewer),
     authorUserId: m.author_user_id,
     topic: m.topic,
     ruleVersion: m.rule_version,
@@ -176,7 +178,7 @@ export async function conversationDetail(
     .limit(5)
     .execute();
   const all = await messagesOf(db, access.schema, [row.id, ...earlier.map((e) => e.id)]);
-  const views = all.map((m) => messageView(m, access.tenant.slug, ksc));
+  const views = all.map((m) => messageView(m, access.tenant.slug, viewerOf(access)));
 
   if (ksc) {
     await auditTenant(db, access.schema, ctx.actor, {

@@ -1,8 +1,8 @@
 import { sql, type Db } from "@kanal/db";
-import { auditTenant } from "../audit";
-import { newId } from "../crypto";
-import { conflict, invalid, uniqueViolation } from "../errors";
-import type { RequestContext } from "../request-context";
+import { auditTenant } from "../kernel/audit";
+import { newId } from "../kernel/crypto";
+import { conflict, invalid, uniqueViolation } from "../kernel/errors";
+import type { RequestContext } from "../kernel/request-context";
 import type { TenantAccess } from "../tenants/access";
 import { notificationsAllowed, optColumns } from "./opt-in";
 

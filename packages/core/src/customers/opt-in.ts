@@ -1,9 +1,7 @@
-import { sql, type Tenant } from "@kanal/db";
-import { type OptKeyword, optInConfirmationText, optOutConfirmationText } from "@kanal/rules";
-import { systemActor } from "../actor";
-import { auditTenant } from "../audit";
-import { queueSystemMessage } from "../channel/send";
-import type { Services } from "../services";
+import { type Db, sql, type Tenant } from "@kanal/db";
+import type { OptKeyword } from "@kanal/rules";
+import { systemActor } from "../kernel/actor";
+import { auditTenant } from "../kernel/audit";
 
 /**
  * What the bank sends on its own (notifications, reminders) needs a recorded opt-in, and "STOP" always
@@ -25,18 +23,18 @@ export function optColumns(optedIn: boolean, now: Date) {
 const SYSTEM = systemActor("opt-in");
 
 /**
- * A customer wrote STOP or START: records it on the customer (audited, in one transaction) and confirms
- * it once. A repeated STOP while opted out (or START while opted in) changes nothing and sends nothing, so
- * a retried job never confirms twice. Returns what changed.
+ * A customer wrote STOP or START: records it on the customer (audited, in one transaction). A repeated
+ * STOP while opted out (or START while opted in) changes nothing, so a retried job never records (or
+ * confirms, which the caller does on a change) twice. Returns what changed.
  */
 export async function recordOptKeyword(
-  services: Services,
+  db: Db,
   tenant: Tenant,
   input: { conversationId: string; messageId: string; keyword: OptKeyword },
 ): Promise<"opted_out" | "opted_in" | null> {
   const schema = tenant.schema_name;
   const optedIn = input.keyword === "start";
-  const changed = await services.db.transaction().execute(async (trx) => {
+  const changed = await db.transaction().execute(async (trx) => {
     const row = await trx
       .withSchema(schema)
       .updateTable("customers")
@@ -67,19 +65,5 @@ export async function recordOptKeyword(
     return true;
   });
   if (!changed) return null;
-  try {
-    await queueSystemMessage(services, {
-      tenant,
-      conversationId: input.conversationId,
-      text: optedIn ? optInConfirmationText(tenant.name) : optOutConfirmationText(tenant.name),
-      kind: "auto_reply",
-    });
-  } catch (error) {
-    // The customer's choice is recorded, which is what counts; only the confirmation is missing.
-    services.logger.warn(
-      { conversationId: input.conversationId, err: (error as Error).message },
-      "opt-in/out confirmation not queued",
-    );
-  }
   return optedIn ? "opted_in" : "opted_out";
 }

@@ -1,9 +1,9 @@
 import type { Db, Role } from "@kanal/db";
-import { auditTenant } from "../audit";
+import { auditTenant } from "../kernel/audit";
 import { hashPassword } from "../auth/passwords";
-import { newId } from "../crypto";
-import { conflict, invalid, notFound, uniqueViolation } from "../errors";
-import type { RequestContext } from "../request-context";
+import { newId } from "../kernel/crypto";
+import { conflict, invalid, notFound, uniqueViolation } from "../kernel/errors";
+import type { RequestContext } from "../kernel/request-context";
 import type { TenantAccess } from "../tenants/access";
 
 export type BankRole = Extract<Role, "bank_admin" | "bank_agent" | "bank_advisor">;

@@ -1,9 +1,9 @@
 import type { Db } from "@kanal/db";
-import { auditControl, auditTenant } from "../audit";
+import { auditControl, auditTenant } from "../kernel/audit";
 import { hashPassword } from "../auth/passwords";
-import { newId } from "../crypto";
-import { conflict, notFound, uniqueViolation } from "../errors";
-import type { RequestContext } from "../request-context";
+import { newId } from "../kernel/crypto";
+import { conflict, notFound, uniqueViolation } from "../kernel/errors";
+import type { RequestContext } from "../kernel/request-context";
 import { requireProvider } from "../tenants/access";
 import { checkSlug } from "../tenants/onboard";
 

@@ -1,5 +1,5 @@
 import type { Db } from "@kanal/db";
-import type { MembershipView } from "../actor";
+import type { MembershipView } from "../kernel/actor";
 
 /** All memberships of a person with the slugs the API speaks in. */
 export async function loadMemberships(db: Db, userId: string): Promise<MembershipView[]> {

@@ -1,6 +1,6 @@
 import type { Db } from "@kanal/db";
 import { hashPassword } from "../auth/passwords";
-import { newId } from "../crypto";
+import { newId } from "../kernel/crypto";
 
 /** Creates a provider admin; used at start-up (from PROVIDER_ADMIN_*) when no provider admin exists yet. */
 export async function createProviderAdmin(

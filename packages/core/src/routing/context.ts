@@ -1,69 +1,7 @@
-import type { Database, Db, Tenant, Transaction } from "@kanal/db";
 import { type RawBuilder, sql } from "@kanal/db";
-import {
-  defaultRoutingConfig,
-  openingState,
-  type RoutingAgent,
-  type RoutingConfig,
-  routingConfigSchema,
-} from "@kanal/routing";
-import { notFound } from "../errors";
-
-export type Executor = Db | Transaction<Database>;
-
-/** Everything about a bank the routing layer needs besides the conversation. */
-export interface BankRoutingContext {
-  tenant: Tenant;
-  schema: string;
-  config: RoutingConfig;
-  kscOrgId: string | null;
-}
-
-/**
- * The stored config parsed through the schema, so settings written by an older version get the
- * defaults of fields added since. A damaged row falls back to the defaults rather than stopping
- * routing for the bank (the admin sees the defaults on GET and can save again).
- */
-export async function loadRoutingConfig(db: Executor, schema: string): Promise<RoutingConfig> {
-  const row = await db
-    .withSchema(schema)
-    .selectFrom("settings")
-    .select("value")
-    .where("key", "=", "routing")
-    .executeTakeFirst();
-  return parseRoutingConfig(row?.value);
-}
-
-/** The stored routing settings parsed (see loadRoutingConfig); a damaged value gives the defaults. */
-export function parseRoutingConfig(value: unknown): RoutingConfig {
-  if (value === null || value === undefined) return defaultRoutingConfig;
-  const parsed = routingConfigSchema.safeParse(value);
-  return parsed.success ? parsed.data : defaultRoutingConfig;
-}
-
-/** The bank, its KSC contract and its routing settings. */
-export async function loadBankRoutingContext(db: Executor, tenantId: string): Promise<BankRoutingContext> {
-  const row = await db
-    .withSchema("control")
-    .selectFrom("tenants as t")
-    .leftJoin("ksc_contracts as k", "k.tenant_id", "t.id")
-    .selectAll("t")
-    .select("k.ksc_org_id")
-    .where("t.id", "=", tenantId)
-    .executeTakeFirst();
-  if (!row) throw notFound("Tenant");
-  const { ksc_org_id, ...tenant } = row;
-  return {
-    tenant,
-    schema: tenant.schema_name,
-    config: await loadRoutingConfig(db, tenant.schema_name),
-    kscOrgId: ksc_org_id ?? null,
-  };
-}
-
-export function bankIsOpen(ctx: BankRoutingContext, now: Date): boolean {
-  return openingState(ctx.config, ctx.tenant.region, ctx.tenant.timezone, now).open;
-}
+import type { RoutingAgent } from "@kanal/routing";
+import type { BankContext } from "../conversations/bank";
+import type { Executor } from "../kernel/executor";
 
 /** A routing agent plus what the transactional layer needs to claim a slot for them. */
 export interface LoadedAgent extends RoutingAgent {
@@ -129,11 +67,7 @@ export function toLoadedAgents(rows: readonly AgentJson[]): LoadedAgent[] {
 }
 
 /** The people routingAgentsJson describes, for a bank whose context is loaded. */
-export async function loadRoutingAgents(
-  db: Executor,
-  ctx: BankRoutingContext,
-  now: Date,
-): Promise<LoadedAgent[]> {
+export async function loadRoutingAgents(db: Executor, ctx: BankContext, now: Date): Promise<LoadedAgent[]> {
   const row = (
     await sql<{ agents: AgentJson[] }>`select ${routingAgentsJson(
       ctx.schema,
@@ -143,11 +77,4 @@ export async function loadRoutingAgents(
     )} as agents`.execute(db)
   ).rows[0];
   return toLoadedAgents(row?.agents ?? []);
-}
-
-export async function absentUserIds(db: Executor, schema: string, now: Date): Promise<Set<string>> {
-  const result = await sql<{ user_id: string }>`
-    select distinct user_id from ${sql.id(schema, "advisor_absences")}
-    where starts_at <= ${now} and ends_at > ${now}`.execute(db);
-  return new Set(result.rows.map((r) => r.user_id));
 }

@@ -1,11 +1,13 @@
-export * from "./access";
-export * from "./actions";
-export * from "./away";
-export * from "./context";
-export * from "./effects";
-export * from "./inbox";
-export * from "./locks";
-export * from "./queue";
-export * from "./route";
-export * from "./settings";
-export * from "./sweep";
+export { backfillForUser, drainQueues } from "./backfill";
+export { reopenConversation } from "./reopen";
+export { routeConversation, type RoutingOutcome } from "./route";
+export {
+  createAbsence,
+  deleteAbsence,
+  getRoutingSettings,
+  holidaysPreview,
+  listAbsences,
+  putRoutingSettings,
+} from "./settings";
+export { applyClosingPolicy, routingTick, routingTickForTenant } from "./sweep";
+export { loadRoutingConfig } from "../conversations/bank";

@@ -1,4 +1,4 @@
-import type { Database, Tenant, Transaction } from "@kanal/db";
+import type { Tenant } from "@kanal/db";
 import { sql } from "@kanal/db";
 import {
   type AdvisorCode,
@@ -8,19 +8,16 @@ import {
   type RoutingCandidate,
   type RoutingDecision,
 } from "@kanal/routing";
-import { notFound } from "../errors";
-import { compiledRuleBook } from "../rsk/rule-book";
+import { type BankContext, bankRef, parseRoutingConfig } from "../conversations/bank";
+import { lockBankRouting } from "../conversations/locks";
+import { assign, type ConversationState, type DecisionRecord, enqueue } from "../conversations/transitions";
+import type { DomainEvent } from "../kernel/domain-events";
+import { notFound } from "../kernel/errors";
+import type { Trx } from "../kernel/executor";
+import { type Changes, inTransaction } from "../outbox/unit-of-work";
+import { compiledRuleBook } from "../rules/rule-book";
 import type { Services } from "../services";
-import {
-  type AgentJson,
-  type BankRoutingContext,
-  type LoadedAgent,
-  parseRoutingConfig,
-  routingAgentsJson,
-  toLoadedAgents,
-} from "./context";
-import { noEffects, type RoutingEffects, runEffects } from "./effects";
-import { claimAgentSlotSql, lockBankRouting } from "./locks";
+import { type AgentJson, type LoadedAgent, routingAgentsJson, toLoadedAgents } from "./context";
 
 export type RoutingTrigger = "new" | "reopen" | "unanswered" | "requeue";
 
@@ -54,7 +51,7 @@ export function routingSummary(
     Partial<Pick<RoutingDecision, "nextOpening" | "closedPeriodKey" | "addressedAdvisor" | "opening">>,
   trigger: string,
   now: Date,
-): Record<string, unknown> {
+): DecisionRecord {
   return {
     mode: decision.mode,
     rule: decision.rule,
@@ -82,30 +79,6 @@ function trimCandidates(candidates: readonly RoutingCandidate[]): RoutingCandida
   return candidates.filter((c) => c.eligible || c.kind !== "ksc" || !/^offline/.test(c.why));
 }
 
-/** The routing_decisions columns of a decision summary (besides the conversation). */
-function decisionColumns(summary: Record<string, unknown>) {
-  return {
-    mode: String(summary.mode),
-    rule: String(summary.rule),
-    reason: String(summary.reason),
-    target: JSON.stringify(summary.target ?? {}),
-    candidates: JSON.stringify(summary.candidates ?? []),
-  };
-}
-
-export async function recordDecision(
-  trx: Transaction<Database>,
-  schema: string,
-  conversationId: string,
-  summary: Record<string, unknown>,
-): Promise<void> {
-  await trx
-    .withSchema(schema)
-    .insertInto("routing_decisions")
-    .values({ conversation_id: conversationId, ...decisionColumns(summary) })
-    .execute();
-}
-
 export interface DecideAndApplyOptions {
   now: Date;
   trigger: string;
@@ -115,15 +88,13 @@ export interface DecideAndApplyOptions {
   onlyIfAgent?: boolean;
   /** Prefix for the stored reason, e.g. why the chat is routed again. */
   reasonPrefix?: { en: string; de: string };
+  /** The holder before a reopen (the conversation itself), instead of the customer's last closed one. */
+  previousHandler?: { userId: string; closedAt: Date } | null;
 }
 
-/**
- * Decides and applies inside the caller's transaction, which must already hold the bank lock and the
- * conversation row. Returns null when `onlyIfAgent` and nobody could take the chat.
- */
 /** The conversation's topic when the bank's current rule book reserves it to the bank, else null. */
 async function bankOnlyTopicOf(
-  trx: Transaction<Database>,
+  trx: Trx,
   schema: string,
   ruleId: string | null,
   version: number | null,
@@ -180,8 +151,8 @@ export interface RoutingSnapshot {
 
 /** Facts and people of a conversation of a bank whose context is loaded (one round trip). */
 async function routingSnapshot(
-  trx: Transaction<Database>,
-  ctx: BankRoutingContext,
+  trx: Trx,
+  ctx: BankContext,
   conversationId: string,
   now: Date,
 ): Promise<RoutingSnapshot> {
@@ -198,61 +169,22 @@ async function routingSnapshot(
 }
 
 /**
- * Applies a decision in one round trip: for an agent, the guarded slot claim (ADR 0005: the updated
- * agent_state row stays locked until commit, a concurrent claim waits and re-checks the guard), and only
- * if it succeeded the conversation and its routing_decisions row. False when the claim failed (nothing
- * was written then).
+ * Decides and applies inside the caller's transaction, which must already hold the bank lock and the
+ * conversation row: the pure decision (@kanal/routing), then `assign` or `enqueue`. A chosen agent can
+ * fill up between the snapshot and the claim; then their state is re-read and the decision made again.
+ * Returns null when `onlyIfAgent` and nobody could take the chat.
  */
-async function applyDecision(
-  trx: Transaction<Database>,
-  schema: string,
-  conversation: { id: string; queued_at: Date | null },
-  decision: RoutingDecision,
-  summary: Record<string, unknown>,
-  sendAway: boolean,
-  now: Date,
-  chosen: LoadedAgent | undefined,
-): Promise<boolean> {
-  const target = decision.target;
-  const conversations = sql.id(schema, "conversations");
-  const routing = JSON.stringify(summary);
-  const step =
-    target.type === "agent"
-      ? sql`claim as (${claimAgentSlotSql(target.userId, chosen?.maxChats ?? null)}),
-        updated as (update ${conversations} set status = 'open', assignee_user_id = ${target.userId},
-          handled_by = ${target.handledBy}, queue = null, assigned_at = ${now}, routing = ${routing}::jsonb
-          where id = ${conversation.id} and exists (select 1 from claim) returning id)`
-      : sql`updated as (update ${conversations} set status = 'queued', assignee_user_id = null,
-          handled_by = ${target.handledBy}, queue = ${target.queue},
-          queued_at = ${conversation.queued_at ?? now}, routing = ${routing}::jsonb
-          ${sendAway ? sql`, away_sent_period = ${decision.closedPeriodKey}` : sql``}
-          where id = ${conversation.id} returning id)`;
-  const d = decisionColumns(summary);
-  const result = await sql<{ applied: boolean }>`
-    with ${step},
-    decided as (
-      insert into ${sql.id(schema, "routing_decisions")} (conversation_id, mode, rule, reason, target, candidates)
-      select updated.id, ${d.mode}, ${d.rule}, ${d.reason}, ${d.target}::jsonb, ${d.candidates}::jsonb
-      from updated)
-    select exists (select 1 from updated) as applied`.execute(trx);
-  return result.rows[0]?.applied === true;
-}
-
 export async function decideAndApply(
-  trx: Transaction<Database>,
-  ctx: BankRoutingContext,
-  conversation: {
-    id: string;
-    customer_id: string;
-    away_sent_period: string | null;
-    queued_at: Date | null;
-  },
-  effects: RoutingEffects,
+  trx: Trx,
+  ctx: BankContext,
+  conversation: ConversationState,
+  changes: Changes,
   options: DecideAndApplyOptions,
   /** Read together with the conversation row by a caller that locks it anyway (one round trip less). */
   snapshot?: RoutingSnapshot,
 ): Promise<RoutingOutcome | null> {
   const { now } = options;
+  const bank = bankRef(ctx.tenant);
   const { facts: f, agents: everyone } = snapshot ?? (await routingSnapshot(trx, ctx, conversation.id, now));
   const bankOnlyTopic = await bankOnlyTopicOf(trx, ctx.schema, f.rule_id, f.rule_version);
   const exclude = new Set(options.exclude ?? []);
@@ -260,110 +192,112 @@ export async function decideAndApply(
   const advisorCodes: AdvisorCode[] = agents
     .filter((a) => a.advisorCode)
     .map((a) => ({ code: a.advisorCode ?? "", userId: a.userId }));
+  const previousHandler =
+    options.previousHandler ??
+    (f.previous_user_id && f.previous_closed_at
+      ? { userId: f.previous_user_id, closedAt: f.previous_closed_at }
+      : null);
 
-  let decision: RoutingDecision | null = null;
-  let summary: Record<string, unknown> = {};
-  let sendAway = false;
-  for (let attempt = 0; attempt < CLAIM_ATTEMPTS && !decision; attempt++) {
-    const candidate = decideRouting({
+  for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+    const decision = decideRouting({
       config: ctx.config,
       bank: { region: ctx.tenant.region, timezone: ctx.tenant.timezone },
       now,
       kscContracted: ctx.kscOrgId !== null,
       agents,
       inHouseActiveCount: Number(f.in_house),
-      conversation: {
-        isNew: options.trigger !== "reopen",
-        previousHandler:
-          f.previous_user_id && f.previous_closed_at
-            ? { userId: f.previous_user_id, closedAt: f.previous_closed_at }
-            : null,
-      },
+      conversation: { isNew: options.trigger !== "reopen", previousHandler },
       customer: { advisorUserId: f.advisor_user_id },
       firstMessageText: f.first_text,
       advisorCodes,
       bankOnlyTopic,
     });
-    if (options.onlyIfAgent && candidate.target.type !== "agent") return null;
-    summary = routingSummary(candidate, options.trigger, now);
+    const target = decision.target;
+    if (options.onlyIfAgent && target.type !== "agent") return null;
+    const record = routingSummary(decision, options.trigger, now);
     if (options.reasonPrefix) {
-      summary.reason = `${options.reasonPrefix.en} ${String(summary.reason)}`;
-      summary.reasonDe = `${options.reasonPrefix.de} ${String(summary.reasonDe)}`;
+      record.reason = `${options.reasonPrefix.en} ${record.reason}`;
+      record.reasonDe = `${options.reasonPrefix.de} ${record.reasonDe}`;
     }
-    sendAway =
-      candidate.sendAwayMessage &&
-      candidate.closedPeriodKey !== null &&
-      conversation.away_sent_period !== candidate.closedPeriodKey;
-    const target = candidate.target;
-    const chosen = target.type === "agent" ? agents.find((a) => a.userId === target.userId) : undefined;
-    if (await applyDecision(trx, ctx.schema, conversation, candidate, summary, sendAway, now, chosen)) {
-      decision = candidate;
-      break;
+    const kscOrgId = target.handledBy === "ksc" ? ctx.kscOrgId : null;
+    const common = { decision: record, byUserId: null, releaseAs: "reassigned" as const, now };
+    let events: DomainEvent[];
+    if (target.type === "agent") {
+      const chosen = agents.find((a) => a.userId === target.userId);
+      const result = await assign(trx, bank, conversation, {
+        ...common,
+        userId: target.userId,
+        handledBy: target.handledBy,
+        kscOrgId,
+        maxChats: chosen?.maxChats ?? null,
+        requireOnline: true,
+        by: "routing",
+      });
+      if (!result) {
+        // Filled up (or went offline) since the snapshot: re-read them and decide again.
+        const fresh = await trx
+          .withSchema("control")
+          .selectFrom("agent_state")
+          .select(["presence", "open_count", "last_assigned_at"])
+          .where("user_id", "=", target.userId)
+          .executeTakeFirst();
+        if (chosen) {
+          chosen.presence = fresh?.presence ?? "offline";
+          chosen.openCount = Math.max(fresh?.open_count ?? 0, chosen.maxChats ?? 0);
+          chosen.lastAssignedAt = fresh?.last_assigned_at ?? chosen.lastAssignedAt;
+        }
+        continue;
+      }
+      events = result.events;
+    } else {
+      events = (
+        await enqueue(trx, bank, conversation, {
+          ...common,
+          queue: target.queue,
+          handledBy: target.handledBy,
+          kscOrgId,
+          by: "routing",
+          resetQueuedAt: false,
+        })
+      ).events;
     }
-    if (target.type !== "agent") break;
-    // Filled up (or went offline) since we read the snapshot: re-read them and decide again.
-    const chosenId = target.userId;
-    const fresh = await trx
-      .withSchema("control")
-      .selectFrom("agent_state")
-      .select(["presence", "open_count", "last_assigned_at"])
-      .where("user_id", "=", chosenId)
-      .executeTakeFirst();
-    if (chosen) {
-      chosen.presence = fresh?.presence ?? "offline";
-      chosen.openCount = Math.max(fresh?.open_count ?? 0, chosen.maxChats ?? 0);
-      chosen.lastAssignedAt = fresh?.last_assigned_at ?? chosen.lastAssignedAt;
+    changes.emit(...events);
+    if (
+      decision.sendAwayMessage &&
+      decision.closedPeriodKey !== null &&
+      conversation.away_sent_period !== decision.closedPeriodKey
+    ) {
+      changes.emit({
+        type: "conversation.away_due",
+        bank,
+        conversationId: conversation.id,
+        periodKey: decision.closedPeriodKey,
+        nextOpening: decision.nextOpening,
+      });
     }
-  }
-  if (!decision) {
-    // Every attempt lost its race: leave it to the queue of the bank's side, the back-fill takes it.
-    throw new Error(`routing of ${conversation.id} lost ${CLAIM_ATTEMPTS} claims in a row`);
-  }
-  const target = decision.target;
-
-  const eventData = {
-    tenant: ctx.tenant.slug,
-    tenantId: ctx.tenant.id,
-    conversationId: conversation.id,
-    handledBy: target.handledBy,
-    rule: decision.rule,
-    reason: summary.reason,
-    by: "routing",
-  };
-  if (target.type === "agent") effects.assigned.push({ userId: target.userId, data: eventData });
-  if (sendAway) {
-    effects.away.push({
-      tenant: ctx.tenant,
+    return {
+      status: target.type === "agent" ? "assigned" : "queued",
       conversationId: conversation.id,
-      template: ctx.config.awayMessage,
-      nextOpening: decision.nextOpening,
-    });
+      tenantId: ctx.tenant.id,
+      assigneeUserId: target.type === "agent" ? target.userId : null,
+      queue: target.type === "queue" ? target.queue : null,
+      handledBy: target.handledBy,
+      rule: decision.rule,
+      reason: record.reason,
+    };
   }
-  return {
-    status: target.type === "agent" ? "assigned" : "queued",
-    conversationId: conversation.id,
-    tenantId: ctx.tenant.id,
-    assigneeUserId: target.type === "agent" ? target.userId : null,
-    queue: target.type === "queue" ? target.queue : null,
-    handledBy: target.handledBy,
-    rule: decision.rule,
-    reason: String(summary.reason),
-  };
+  // Every attempt lost its race: the conversation stays unrouted and the routing tick routes it.
+  throw new Error(`routing of ${conversation.id} lost ${CLAIM_ATTEMPTS} claims in a row`);
 }
 
-type RoutedRow = RoutingFacts & {
-  id: string;
-  customer_id: string;
-  status: string;
-  routing: unknown;
-  away_sent_period: string | null;
-  queued_at: Date | null;
-  agents: AgentJson[];
-  ksc_org_id: string | null;
-  routing_settings: unknown;
-  region: Tenant["region"];
-  timezone: string;
-};
+type RoutedRow = RoutingFacts &
+  ConversationState & {
+    agents: AgentJson[];
+    contracted_ksc_org_id: string | null;
+    routing_settings: unknown;
+    region: Tenant["region"];
+    timezone: string;
+  };
 
 const skippedOutcome = (input: RouteConversationInput, why: string): RoutingOutcome => ({
   status: "skipped",
@@ -381,22 +315,24 @@ const skippedOutcome = (input: RouteConversationInput, why: string): RoutingOutc
  * Routes a queued conversation inside the caller's transaction, which must already hold the bank lock
  * (routeConversation takes it; the ingest takes it while inserting the conversation). One statement reads
  * the conversation row (locked), its facts, the people, the bank's KSC contract, routing settings and
- * service-hours region; a second claims the chosen agent's slot and applies the decision. Events and the
- * away message are collected in `effects`, for the caller to run after commit.
+ * service-hours region; a second claims the chosen agent's slot and applies the decision. Events go to
+ * `changes`, for the caller to emit after commit.
  */
 export async function routeLockedConversation(
-  trx: Transaction<Database>,
+  trx: Trx,
   tenant: Tenant,
   input: RouteConversationInput,
-  effects: RoutingEffects,
+  changes: Changes,
   now: Date,
+  options: Pick<DecideAndApplyOptions, "previousHandler"> = {},
 ): Promise<RoutingOutcome> {
   const schema = tenant.schema_name;
   const row = (
     await sql<RoutedRow>`
-    select c.id, c.customer_id, c.status, c.routing, c.away_sent_period, c.queued_at,
+    select c.id, c.customer_id, c.status, c.assignee_user_id, c.handled_by, c.queue, c.queued_at, c.routing,
+      c.flags, c.away_sent_period, c.ksc_org_id, c.closed_at,
       ${factsColumns(schema)},
-      t.region, t.timezone, k.ksc_org_id,
+      t.region, t.timezone, k.ksc_org_id as contracted_ksc_org_id,
       (select value from ${sql.id(schema, "settings")} where key = 'routing') as routing_settings,
       ${routingAgentsJson(schema, sql`t.id`, sql`k.ksc_org_id`, now)} as agents
     from ${sql.id(schema, "conversations")} c ${previousHandlerJoin(schema)}
@@ -408,23 +344,20 @@ export async function routeLockedConversation(
   if (!row) return skippedOutcome(input, "not_found");
   if (row.status !== "queued") return skippedOutcome(input, `already_${row.status}`);
   if (row.routing !== null) return skippedOutcome(input, "already_routed");
-  const { agents, ksc_org_id, routing_settings, region, timezone, ...facts } = row;
-  const ctx: BankRoutingContext = {
+  const { agents, contracted_ksc_org_id, routing_settings, region, timezone } = row;
+  const ctx: BankContext = {
     tenant: { ...tenant, region, timezone },
     schema,
     config: parseRoutingConfig(routing_settings),
-    kscOrgId: ksc_org_id,
+    kscOrgId: contracted_ksc_org_id,
   };
   const outcome = await decideAndApply(
     trx,
     ctx,
     row,
-    effects,
-    { now, trigger: input.trigger },
-    {
-      facts,
-      agents: toLoadedAgents(agents),
-    },
+    changes,
+    { now, trigger: input.trigger, ...options },
+    { facts: row, agents: toLoadedAgents(agents) },
   );
   return outcome ?? skippedOutcome(input, "no_decision");
 }
@@ -451,11 +384,8 @@ export async function routeConversation(
       .where("id", "=", input.tenantId)
       .executeTakeFirst());
   if (!tenant) throw notFound("Tenant");
-  const effects = noEffects();
-  const outcome = await services.db.transaction().execute(async (trx) => {
+  return inTransaction(services, async (trx, changes) => {
     await lockBankRouting(trx, tenant.id);
-    return routeLockedConversation(trx, tenant, input, effects, now);
+    return routeLockedConversation(trx, tenant, input, changes, now);
   });
-  await runEffects(services, effects);
-  return outcome;
 }

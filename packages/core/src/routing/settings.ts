@@ -7,13 +7,13 @@ import {
   validateRoutingForTenant,
 } from "@kanal/routing";
 import { z } from "zod";
-import { auditTenant } from "../audit";
-import { newId } from "../crypto";
-import { AppError, type FieldError, forbidden, invalid, notFound } from "../errors";
-import type { RequestContext } from "../request-context";
+import { auditTenant } from "../kernel/audit";
+import { newId } from "../kernel/crypto";
+import { AppError, type FieldError, forbidden, invalid, notFound } from "../kernel/errors";
+import type { RequestContext } from "../kernel/request-context";
 import type { Services } from "../services";
 import type { TenantAccess } from "../tenants/access";
-import { loadRoutingConfig } from "./context";
+import { loadRoutingConfig } from "../conversations/bank";
 
 export interface RoutingSettingsView {
   routing: RoutingConfig;

@@ -1,12 +1,12 @@
 import { decideAtClosing, openingState } from "@kanal/routing";
+import { type BankContext, bankRef, loadBankContext } from "../conversations/bank";
+import { CONVERSATION_FLAGS } from "../conversations/flags";
+import { lockBankRouting } from "../conversations/locks";
+import { type ConversationState, enqueue, lockConversation } from "../conversations/transitions";
+import { inTransaction } from "../outbox/unit-of-work";
 import type { Services } from "../services";
-import { type BankRoutingContext, loadBankRoutingContext } from "./context";
-import { noEffects, runEffects } from "./effects";
-import { lockBankRouting, releaseAgentSlot } from "./locks";
-import { drainQueues } from "./queue";
-import { decideAndApply, recordDecision, routeConversation } from "./route";
-
-export const RESERVED_TO_BANK_FLAG = "reserved_to_bank";
+import { drainQueues } from "./backfill";
+import { decideAndApply, routeConversation } from "./route";
 
 /**
  * The edge of service hours, applied whenever the bank is closed (the tick runs it every few seconds, so
@@ -16,34 +16,34 @@ export const RESERVED_TO_BANK_FLAG = "reserved_to_bank";
  */
 export async function applyClosingPolicy(
   services: Services,
-  ctx: BankRoutingContext,
+  ctx: BankContext,
   now: Date = new Date(),
 ): Promise<{ moved: number; awaySent: number }> {
   const opening = openingState(ctx.config, ctx.tenant.region, ctx.tenant.timezone, now);
   if (opening.open) return { moved: 0, awaySent: 0 };
-  const effects = noEffects();
-  const result = await services.db.transaction().execute(async (trx) => {
+  const bank = bankRef(ctx.tenant);
+  return inTransaction(services, async (trx, changes) => {
     await lockBankRouting(trx, ctx.tenant.id);
     const t = trx.withSchema(ctx.schema);
-    const queued = await t
+    const queued = (await t
       .selectFrom("conversations")
-      .select(["id", "queued_at", "flags", "away_sent_period", "routing"])
+      .selectAll()
       .where("status", "=", "queued")
       .where("queue", "=", "bank")
       .where("routing", "is not", null)
       .forUpdate()
       .skipLocked()
-      .execute();
+      .execute()) as ConversationState[];
     const open =
       ctx.config.openAtClosing === "to_ksc"
-        ? await t
+        ? ((await t
             .selectFrom("conversations")
-            .select(["id", "assignee_user_id", "handled_by", "routing"])
+            .selectAll()
             .where("status", "=", "open")
             .where("handled_by", "=", "in_house")
             .forUpdate()
             .skipLocked()
-            .execute()
+            .execute()) as ConversationState[])
         : [];
     if (queued.length === 0 && open.length === 0) return { moved: 0, awaySent: 0 };
     const decision = decideAtClosing({
@@ -54,7 +54,7 @@ export async function applyClosingPolicy(
       queued: queued.map((q) => ({
         conversationId: q.id,
         queuedAt: q.queued_at ?? now,
-        reservedToBank: q.flags.includes(RESERVED_TO_BANK_FLAG),
+        reservedToBank: q.flags.includes(CONVERSATION_FLAGS.reservedToBank),
       })),
       open: open.flatMap((o) =>
         o.assignee_user_id && o.handled_by
@@ -64,68 +64,47 @@ export async function applyClosingPolicy(
     });
     let moved = 0;
     let awaySent = 0;
-    const rows = new Map<
-      string,
-      { away_sent_period?: string | null; assignee_user_id?: string | null; routing: unknown }
-    >([...queued, ...open].map((r) => [r.id, r]));
+    const rows = new Map<string, ConversationState>([...queued, ...open].map((r) => [r.id, r]));
     for (const action of decision.actions) {
       const row = rows.get(action.conversationId);
       if (!row) continue;
       if (action.action === "move_to_ksc_queue") {
-        const previous = (row.routing ?? {}) as Record<string, unknown>;
-        const summary = {
-          ...previous,
-          rule: action.rule,
-          reason: action.reason,
-          reasonDe: action.reasonDe,
-          target: { type: "queue", queue: "ksc", handledBy: "ksc" },
-          trigger: "closing",
-          decidedAt: now.toISOString(),
-          nextOpening: decision.nextOpening?.toISOString() ?? null,
-        };
-        const assignee = row.assignee_user_id ?? null;
-        await t
-          .updateTable("conversations")
-          .set({
-            status: "queued",
-            queue: "ksc",
-            handled_by: "ksc",
-            assignee_user_id: null,
-            ...(assignee && { queued_at: now }),
-            routing: JSON.stringify(summary),
-          })
-          .where("id", "=", action.conversationId)
-          .execute();
-        await recordDecision(trx, ctx.schema, action.conversationId, summary);
-        if (assignee) {
-          await releaseAgentSlot(trx, assignee);
-          effects.updated.push({
-            userIds: [assignee],
-            data: {
-              tenant: ctx.tenant.slug,
-              conversationId: action.conversationId,
-              status: "queued",
-              queue: "ksc",
-              reason: action.reason,
-            },
-          });
-        }
-        effects.queued.push({ tenantId: ctx.tenant.id, side: "ksc" });
+        const result = await enqueue(trx, bank, row, {
+          queue: "ksc",
+          handledBy: "ksc",
+          kscOrgId: ctx.kscOrgId,
+          by: "closing",
+          byUserId: null,
+          // A chat somebody held starts waiting now; one that already waited keeps its place.
+          resetQueuedAt: row.status === "open",
+          releaseAs: "requeued",
+          decision: {
+            ...((row.routing ?? {}) as Record<string, unknown>),
+            mode: ctx.config.mode,
+            rule: action.rule,
+            reason: action.reason,
+            reasonDe: action.reasonDe,
+            target: { type: "queue", queue: "ksc", handledBy: "ksc" },
+            candidates: [],
+            trigger: "closing",
+            decidedAt: now.toISOString(),
+            nextOpening: decision.nextOpening?.toISOString() ?? null,
+          },
+          now,
+        });
+        changes.emit(...result.events);
         moved++;
       } else if (
         action.sendAwayMessage &&
         decision.closedPeriodKey &&
         row.away_sent_period !== decision.closedPeriodKey
       ) {
-        await t
-          .updateTable("conversations")
-          .set({ away_sent_period: decision.closedPeriodKey })
-          .where("id", "=", action.conversationId)
-          .execute();
-        effects.away.push({
-          tenant: ctx.tenant,
-          conversationId: action.conversationId,
-          template: ctx.config.awayMessage,
+        // Claimed by the away-message listener, which sends it once per closed period.
+        changes.emit({
+          type: "conversation.away_due",
+          bank,
+          conversationId: row.id,
+          periodKey: decision.closedPeriodKey,
           nextOpening: decision.nextOpening,
         });
         awaySent++;
@@ -133,8 +112,6 @@ export async function applyClosingPolicy(
     }
     return { moved, awaySent };
   });
-  await runEffects(services, effects);
-  return result;
 }
 
 class NoBetterHandler extends Error {}
@@ -146,7 +123,7 @@ class NoBetterHandler extends Error {}
  */
 export async function reassignUnanswered(
   services: Services,
-  ctx: BankRoutingContext,
+  ctx: BankContext,
   now: Date = new Date(),
 ): Promise<string[]> {
   const minutes = ctx.config.unansweredReassignMinutes;
@@ -175,31 +152,14 @@ export async function reassignUnanswered(
     .execute();
   const moved: string[] = [];
   for (const candidate of overdue) {
-    const effects = noEffects();
     try {
-      await services.db.transaction().execute(async (trx) => {
-        await lockBankRouting(trx, ctx.tenant.id);
-        const conversation = await trx
-          .withSchema(ctx.schema)
-          .selectFrom("conversations")
-          .select([
-            "id",
-            "customer_id",
-            "status",
-            "assignee_user_id",
-            "assigned_at",
-            "away_sent_period",
-            "queued_at",
-          ])
-          .where("id", "=", candidate.id)
-          .forUpdate()
-          .executeTakeFirst();
-        const previous = conversation?.assignee_user_id;
-        if (conversation?.status !== "open" || !previous || previous !== candidate.assignee_user_id) {
+      await inTransaction(services, async (trx, changes) => {
+        const conversation = await lockConversation(trx, bankRef(ctx.tenant), candidate.id);
+        const previous = conversation.assignee_user_id;
+        if (conversation.status !== "open" || !previous || previous !== candidate.assignee_user_id) {
           throw new NoBetterHandler();
         }
-        await releaseAgentSlot(trx, previous);
-        const outcome = await decideAndApply(trx, ctx, conversation, effects, {
+        const outcome = await decideAndApply(trx, ctx, conversation, changes, {
           now,
           trigger: "unanswered",
           exclude: [previous],
@@ -210,17 +170,7 @@ export async function reassignUnanswered(
           },
         });
         if (!outcome) throw new NoBetterHandler();
-        effects.updated.push({
-          userIds: [previous],
-          data: {
-            tenant: ctx.tenant.slug,
-            conversationId: conversation.id,
-            status: "reassigned",
-            reason: outcome.reason,
-          },
-        });
       });
-      await runEffects(services, effects);
       moved.push(candidate.id);
     } catch (error) {
       if (!(error instanceof NoBetterHandler)) throw error;
@@ -237,7 +187,7 @@ const UNROUTED_AFTER_MS = 30_000;
  * The safety net under routing-in-the-ingest: a new conversation whose routing failed and whose
  * routing job could not be queued either (Redis away at that moment) is routed here.
  */
-export async function routeUnrouted(services: Services, ctx: BankRoutingContext, now: Date): Promise<number> {
+export async function routeUnrouted(services: Services, ctx: BankContext, now: Date): Promise<number> {
   const stale = await services.db
     .withSchema(ctx.schema)
     .selectFrom("conversations")
@@ -261,7 +211,7 @@ export async function routeUnrouted(services: Services, ctx: BankRoutingContext,
 }
 
 export async function routingTickForTenant(services: Services, tenantId: string, now: Date = new Date()) {
-  const ctx = await loadBankRoutingContext(services.db, tenantId);
+  const ctx = await loadBankContext(services.db, tenantId);
   const unrouted = await routeUnrouted(services, ctx, now);
   const closing = await applyClosingPolicy(services, ctx, now);
   const backfilled = await drainQueues(

@@ -1,6 +1,6 @@
 import type { Db, Role, Tenant } from "@kanal/db";
-import type { Actor, MembershipView } from "../actor";
-import { AppError, forbidden, notFound } from "../errors";
+import type { Actor, MembershipView } from "../kernel/actor";
+import { AppError, forbidden, notFound } from "../kernel/errors";
 
 export interface TenantAccess {
   tenant: Tenant;

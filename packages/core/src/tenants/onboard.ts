@@ -1,11 +1,11 @@
 import { CONTROL_SCHEMA, migrateSchema, type Db, type SchemaMigration } from "@kanal/db";
 import { defaultRuleBook, defaultSnippets, remapSnippetIds } from "@kanal/rules";
 import { defaultRoutingConfig } from "@kanal/routing";
-import { auditControl, auditTenant } from "../audit";
+import { auditControl, auditTenant } from "../kernel/audit";
 import { hashPassword } from "../auth/passwords";
-import { encryptSecret, newId } from "../crypto";
-import { conflict, invalid, uniqueViolation } from "../errors";
-import type { RequestContext } from "../request-context";
+import { encryptSecret, newId } from "../kernel/crypto";
+import { conflict, invalid, uniqueViolation } from "../kernel/errors";
+import type { RequestContext } from "../kernel/request-context";
 import { requireProvider } from "./access";
 
 export const SLUG_PATTERN = /^[a-z][a-z0-9-]{1,39}$/;

@@ -1,3 +1,4 @@
+import { BANK_STAFF_ROLES } from "@kanal/contracts/roles";
 import { type FormEvent, useState } from "react";
 import { api, type Role, type TenantUser, type TenantUserInput } from "../../api";
 import { Dialog } from "../../components/Dialog";
@@ -5,8 +6,6 @@ import { Async, Field, FormError, SelectField } from "../../components/ui";
 import { useAction, useResource } from "../../hooks";
 import { useI18n } from "../../i18n";
 import { showToast } from "../../notify";
-
-const BANK_ROLES: readonly Role[] = ["bank_admin", "bank_agent", "bank_advisor"];
 
 export function UsersSection({ tenant }: { tenant: string }) {
   const { t } = useI18n();
@@ -153,7 +152,7 @@ function UserDialog({
           value={role}
           error={fieldError("role")}
           onChange={(value) => setRole(value as Role)}
-          options={BANK_ROLES.map((r) => ({ value: r, label: t(`role.${r}`) }))}
+          options={BANK_STAFF_ROLES.map((r) => ({ value: r, label: t(`role.${r}`) }))}
         />
         <Field
           label={user ? t("users.passwordKeep") : t("users.password")}

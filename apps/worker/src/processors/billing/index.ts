@@ -1,5 +1,4 @@
 import {
-  BILLING_SETUP_JOB,
   billingDb,
   billingEnabled,
   collectUsage,
@@ -7,22 +6,17 @@ import {
   setupBillingAccount,
   sweepBillingAccounts,
   syncInvoices,
-} from "@kanal/core";
-import type { Processor } from "../../registry";
-
-function tenantIdOf(data: unknown): string {
-  const tenantId = (data as { tenantId?: unknown } | null)?.tenantId;
-  if (typeof tenantId !== "string" || tenantId.length === 0) throw new Error("billing job without tenantId");
-  return tenantId;
-}
+} from "@kanal/core/billing";
+import { addJob } from "@kanal/queue";
+import { defineProcessor } from "../../registry";
 
 /**
- * Billing of banks (issue 7). `setup-account` creates the Stripe customer and subscription (queued at
+ * Billing of banks (ADR 0007). `setup-account` creates the Stripe customer and subscription (queued at
  * onboarding, re-queued by the sweeper); `usage-tick` fans out one `report-usage` job per bank, which
  * counts the bank's billable events and sends the unreported ones to Stripe as meter events;
  * `invoice-tick` refreshes the invoice mirror from Stripe in case webhook deliveries were lost.
  */
-export const billingProcessor: Processor = {
+export const billingProcessor = defineProcessor({
   queue: "billing",
   concurrency: 4,
   schedules: [
@@ -31,16 +25,18 @@ export const billingProcessor: Processor = {
     { jobName: "invoice-tick", everyMs: 6 * 3_600_000 },
   ],
   handlers: {
-    [BILLING_SETUP_JOB]: async (job, { services }) => setupBillingAccount(services, tenantIdOf(job.data)),
+    "setup-account": async ({ tenantId }, { services }) => setupBillingAccount(services, tenantId),
 
-    "sweep-accounts": async (_job, { services }) => sweepBillingAccounts(services),
+    "sweep-accounts": async (_data, { services }) => sweepBillingAccounts(services),
 
-    "usage-tick": async (_job, { services }) => {
+    "usage-tick": async (_data, { services }) => {
       const tenants = await services.db.withSchema("control").selectFrom("tenants").select("id").execute();
       for (const t of tenants) {
         // One job per bank at a time: the id dedups while it waits or retries; removed when done so
         // the next tick can queue it again.
-        await services.queues.billing.add(
+        await addJob(
+          services.queues,
+          "billing",
           "report-usage",
           { tenantId: t.id },
           { jobId: `usage-${t.id}`, attempts: 5, removeOnComplete: true, removeOnFail: true },
@@ -49,7 +45,7 @@ export const billingProcessor: Processor = {
       return { tenants: tenants.length };
     },
 
-    "invoice-tick": async (_job, { services }) => {
+    "invoice-tick": async (_data, { services }) => {
       if (!billingEnabled(services.config)) return { accounts: 0 };
       const accounts = await billingDb(services.db)
         .withSchema("control")
@@ -58,7 +54,9 @@ export const billingProcessor: Processor = {
         .where("stripe_customer_id", "is not", null)
         .execute();
       for (const a of accounts) {
-        await services.queues.billing.add(
+        await addJob(
+          services.queues,
+          "billing",
           "sync-invoices",
           { tenantId: a.tenant_id },
           { jobId: `invoices-${a.tenant_id}`, attempts: 3, removeOnComplete: true, removeOnFail: true },
@@ -67,14 +65,14 @@ export const billingProcessor: Processor = {
       return { accounts: accounts.length };
     },
 
-    "sync-invoices": async (job, { services }) => syncInvoices(services, tenantIdOf(job.data)),
+    "sync-invoices": async ({ tenantId }, { services }) => syncInvoices(services, tenantId),
 
-    "report-usage": async (job, { services }) => {
+    "report-usage": async ({ tenantId }, { services }) => {
       const tenant = await services.db
         .withSchema("control")
         .selectFrom("tenants")
         .select(["id", "schema_name"])
-        .where("id", "=", tenantIdOf(job.data))
+        .where("id", "=", tenantId)
         .executeTakeFirst();
       if (!tenant) return { gone: true };
       // Counted even with billing off, so turning it on later bills from the real history.
@@ -84,4 +82,4 @@ export const billingProcessor: Processor = {
       return { collected, reported };
     },
   },
-};
+});

@@ -1,28 +1,25 @@
-import { dispatchBatch, dispatchDepsFor, dispatchMessage, markConversationRead } from "@kanal/core";
-import { markReadJob, sendBatchJob, sendJob } from "@kanal/queue";
+import { dispatchBatch, dispatchDepsFor, dispatchMessage, markConversationRead } from "@kanal/core/channel";
 import { settle } from "../../outcome";
-import type { Processor } from "../../registry";
+import { defineProcessor } from "../../registry";
 
 /** All outbound traffic of every bank goes through this queue; the limiter is shared in Redis. */
-export const dispatchProcessor: Processor = {
+export const dispatchProcessor = defineProcessor({
   queue: "dispatch",
   concurrency: 64,
   handlers: {
-    send: async (job, { services, token }) => {
-      const outcome = await dispatchMessage(dispatchDepsFor(services), {
-        ...sendJob.parse(job.data),
-        attemptsMade: job.attemptsMade,
-      });
-      return settle(job, token, outcome);
-    },
-    "send-batch": async (job, { services, token }) => {
-      const outcome = await dispatchBatch(dispatchDepsFor(services), {
-        ...sendBatchJob.parse(job.data),
-        attemptsMade: job.attemptsMade,
-      });
-      return settle(job, token, outcome);
-    },
-    "mark-read": async (job, { services, token }) =>
-      settle(job, token, await markConversationRead(dispatchDepsFor(services), markReadJob.parse(job.data))),
+    send: async (data, { services, job, token }) =>
+      settle(
+        job,
+        token,
+        await dispatchMessage(dispatchDepsFor(services), { ...data, attemptsMade: job.attemptsMade }),
+      ),
+    "send-batch": async (data, { services, job, token }) =>
+      settle(
+        job,
+        token,
+        await dispatchBatch(dispatchDepsFor(services), { ...data, attemptsMade: job.attemptsMade }),
+      ),
+    "mark-read": async (data, { services, job, token }) =>
+      settle(job, token, await markConversationRead(dispatchDepsFor(services), data)),
   },
-};
+});

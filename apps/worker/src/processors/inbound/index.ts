@@ -4,26 +4,31 @@ import {
   processWebhookEvent,
   processWebhookEvents,
   sweepPendingWebhooks,
-} from "@kanal/core";
-import { fetchMediaJob, processEventJob, processEventsJob } from "@kanal/queue";
+} from "@kanal/core/channel";
+import { handleAfterInbound } from "@kanal/core/listeners";
+import { sweepOutbox } from "@kanal/core/outbox";
 import { settle } from "../../outcome";
-import type { Processor } from "../../registry";
+import { defineProcessor } from "../../registry";
 
-export const inboundProcessor: Processor = {
+export const inboundProcessor = defineProcessor({
   queue: "inbound",
   concurrency: 16,
-  schedules: [{ jobName: "webhook-sweep", everyMs: 15_000 }],
+  schedules: [
+    { jobName: "webhook-sweep", everyMs: 15_000 },
+    { jobName: "outbox-sweep", everyMs: 5_000 },
+  ],
   handlers: {
     // One event: the sweeper's jobs, and jobs already in Redis from before the relay enqueued batches.
-    "process-event": async (job, { services }) =>
-      processWebhookEvent(services, processEventJob.parse(job.data).eventId),
+    "process-event": async ({ eventId }, { services }) => processWebhookEvent(services, eventId),
     // A batch of stored events, as the API's relay enqueues them.
-    "process-events": async (job, { services }) =>
-      processWebhookEvents(services, processEventsJob.parse(job.data).eventIds),
-    "fetch-media": async (job, { services, token }) =>
-      settle(job, token, await fetchMedia(dispatchDepsFor(services), fetchMediaJob.parse(job.data))),
-    "webhook-sweep": async (_job, { services }) => ({
+    "process-events": async ({ eventIds }, { services }) => processWebhookEvents(services, eventIds),
+    // The rule book's follow-ups of a stored message (hint, automatic reply, callback, handover).
+    "after-inbound": async (data, { services }) => handleAfterInbound(services, data),
+    "fetch-media": async (data, { services, job, token }) =>
+      settle(job, token, await fetchMedia(dispatchDepsFor(services), data)),
+    "webhook-sweep": async (_data, { services }) => ({
       enqueued: await sweepPendingWebhooks(services.db, services.queues),
     }),
+    "outbox-sweep": async (_data, { services }) => ({ relayed: await sweepOutbox(services) }),
   },
-};
+});

@@ -1,15 +1,15 @@
 import { sql } from "@kanal/db";
-import type { Processor } from "../../registry";
+import { defineProcessor } from "../../registry";
 
 /**
  * A closed browser or a lost event stream ends presence: the event stream's heartbeat refreshes
  * last_seen_at; whoever has been silent longer than the grace period is set offline.
  */
-export const presenceProcessor: Processor = {
+export const presenceProcessor = defineProcessor({
   queue: "maintenance",
   schedules: [{ jobName: "presence-sweep", everyMs: 15_000 }],
   handlers: {
-    "presence-sweep": async (_job, { services }) => {
+    "presence-sweep": async (_data, { services }) => {
       const grace = services.config.PRESENCE_GRACE_SECONDS;
       const expired = await services.db
         .withSchema("control")
@@ -25,4 +25,4 @@ export const presenceProcessor: Processor = {
       return { expired: expired.length };
     },
   },
-};
+});

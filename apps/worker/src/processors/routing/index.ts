@@ -4,52 +4,29 @@ import {
   routeConversation,
   routingTick,
   routingTickForTenant,
-} from "@kanal/core";
-import type { Processor } from "../../registry";
-
-interface RouteJob {
-  tenantId: string;
-  conversationId: string;
-  trigger?: string;
-}
-
-function requireString(data: Record<string, unknown>, key: string): string {
-  const value = data[key];
-  if (typeof value !== "string" || value.length === 0) throw new Error(`job data lacks ${key}`);
-  return value;
-}
+} from "@kanal/core/routing";
+import { defineProcessor } from "../../registry";
 
 /**
  * The routing queue. Every job is idempotent: route-conversation skips a conversation that already has
  * a decision (or is closed), back-fill and ticks only ever move chats that are still waiting.
  */
-export const routingProcessor: Processor = {
+export const routingProcessor = defineProcessor({
   queue: "routing",
   concurrency: 8,
   schedules: [{ jobName: "routing-tick", everyMs: 15_000 }],
   handlers: {
-    "route-conversation": async (job, { services }) => {
-      const data = job.data as RouteJob;
-      return routeConversation(services, {
-        tenantId: requireString(job.data, "tenantId"),
-        conversationId: requireString(job.data, "conversationId"),
-        trigger: data.trigger ?? "new",
-      });
-    },
+    "route-conversation": async (data, { services }) => routeConversation(services, data),
     // Someone came online, closed a chat or gained capacity: drain the queues they serve.
-    backfill: async (job, { services }) => {
-      const assigned = await backfillForUser(services, requireString(job.data, "userId"));
-      return { assigned: assigned.length };
-    },
-    "drain-queue": async (job, { services }) => {
-      const side = job.data.side === "ksc" ? "ksc" : "bank";
-      const assigned = await drainQueues(services, [{ tenantId: requireString(job.data, "tenantId"), side }]);
-      return { assigned: assigned.length };
-    },
+    backfill: async ({ userId }, { services }) => ({
+      assigned: (await backfillForUser(services, userId)).length,
+    }),
+    "drain-queue": async (target, { services }) => ({
+      assigned: (await drainQueues(services, [target])).length,
+    }),
     // After a config change: closing policy and back-fill for one bank right away.
-    "tick-tenant": async (job, { services }) =>
-      routingTickForTenant(services, requireString(job.data, "tenantId")),
+    "tick-tenant": async ({ tenantId }, { services }) => routingTickForTenant(services, tenantId),
     // Closing time, openings, missed back-fills and unanswered chats, for every bank.
-    "routing-tick": async (_job, { services }) => routingTick(services),
+    "routing-tick": async (_data, { services }) => routingTick(services),
   },
-};
+});

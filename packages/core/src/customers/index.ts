@@ -1,0 +1,1 @@
+export { searchCustomers, upsertCustomer } from "./customers";

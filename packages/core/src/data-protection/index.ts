@@ -1,0 +1,9 @@
+export {
+  eraseCustomer,
+  exportCustomer,
+  getRetention,
+  MAX_RETENTION_DAYS,
+  purgeAllTenants,
+  purgeExpiredConversations,
+  setRetention,
+} from "./data-protection";

@@ -1,0 +1,110 @@
+import type { AssignedBy } from "@kanal/contracts/events";
+
+/**
+ * What a committed transaction tells the rest of the system. The conversation verbs return these; the
+ * caller hands them to `Services.events` after commit, and the listeners (core/listeners) turn them into
+ * effects: the realtime push, routing jobs, the away message. Nothing here is sent before commit, so an
+ * agent is never told about a chat that a rolled-back transaction did not give them.
+ */
+
+export type HandledBy = "in_house" | "ksc" | "advisor";
+export type QueueSide = "bank" | "ksc";
+/** Who reads a payload: the bank's own staff, or a contracted KSC's agent (IBANs masked). */
+export type Viewer = "bank" | "ksc";
+
+/** The bank a conversation belongs to, as events carry it. */
+export interface BankRef {
+  id: string;
+  slug: string;
+  schema: string;
+}
+
+export type { AssignedBy };
+export type QueuedBy = "routing" | "handover" | "rule" | "closing" | "contract";
+export type ReleaseChange = "handed_over" | "requeued" | "reassigned" | "closed";
+
+export type DomainEvent =
+  | {
+      type: "conversation.assigned";
+      bank: BankRef;
+      conversationId: string;
+      userId: string;
+      handledBy: HandledBy;
+      kscOrgId: string | null;
+      by: AssignedBy;
+      rule: string;
+      reason: string;
+      fromUserId: string | null;
+      /** the internal note as stored (masked for storage); the realtime listener masks it per viewer */
+      note: string | null;
+    }
+  | {
+      type: "conversation.queued";
+      bank: BankRef;
+      conversationId: string;
+      queue: QueueSide;
+      by: QueuedBy;
+    }
+  | {
+      /** Somebody lost a chat they held (handed over, requeued, reassigned, closed by someone else). */
+      type: "conversation.released";
+      bank: BankRef;
+      conversationId: string;
+      userId: string;
+      viewer: Viewer;
+      change: ReleaseChange;
+      /** who did it (null: the system); the holder is not told about their own action */
+      byUserId: string | null;
+      status: "queued" | "open" | "closed";
+      assigneeUserId: string | null;
+      queue: QueueSide | null;
+      reason: string | null;
+      note: string | null;
+      topic: string | null;
+    }
+  | {
+      /** The customer should get the away message for this closed period (claimed by the listener). */
+      type: "conversation.away_due";
+      bank: BankRef;
+      conversationId: string;
+      periodKey: string;
+      nextOpening: Date | null;
+    }
+  | {
+      type: "conversation.suggested";
+      bank: BankRef;
+      conversationId: string;
+      userId: string;
+      viewer: Viewer;
+      change: "callback_suggested" | "advisor_preselected";
+      status: "queued" | "open";
+      topic: string | null;
+      reason: string | null;
+    }
+  | {
+      type: "message.received";
+      bank: BankRef;
+      conversationId: string;
+      messageId: string;
+      assigneeUserId: string | null;
+      customerName: string | null;
+    }
+  | {
+      type: "message.status";
+      bank: BankRef;
+      conversationId: string;
+      messageId: string;
+      status: string;
+      assigneeUserId: string | null;
+    };
+
+export type DomainEventType = DomainEvent["type"];
+
+/** Where committed events go: the listeners a process registered (core/listeners). */
+export interface DomainEventBus {
+  /** Runs every listener for the events; a failing listener is logged, never thrown to the caller. */
+  emit(events: readonly DomainEvent[]): Promise<void>;
+}
+
+/** A bus without listeners: for code that runs without a process around it (scripts, migrations). */
+export const silentBus: DomainEventBus = { emit: async () => undefined };

@@ -1,0 +1,1 @@
+export { sweepOutbox } from "./outbox";

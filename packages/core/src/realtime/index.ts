@@ -1,0 +1,1 @@
+export { type AgentEvent, EventHub, publishToUsers, replaySince } from "./stream";

@@ -1,0 +1,2 @@
+export { findTenantBySlug, requireProvider, resolveTenant, type TenantAccess } from "./access";
+export { onboardTenant } from "./onboard";

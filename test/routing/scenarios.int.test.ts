@@ -520,14 +520,26 @@ describe("routing configuration API", () => {
     const ids: string[] = [];
     const store = new WebhookStore(system.services.db, (events) => ids.push(...events.map((e) => e.id)));
     await store.store(inboundWebhookBody(bank, waId, "Ich habe eine Frage zu meinem Sparbuch"));
-    await processWebhookEvent(system.services, ids[0] ?? "");
-
-    const row = await system.services.db
-      .withSchema(bank.schema)
-      .selectFrom("conversations")
-      .selectAll()
-      .where("customer_id", "=", customerId)
-      .executeTakeFirstOrThrow();
+    // The ingest routes the new conversation and writes the rule's follow-up job to the outbox; the
+    // worker's inbound queue runs it.
+    const { startWorkers } = await import("../../apps/worker/src/worker");
+    const { inboundProcessor } = await import("../../apps/worker/src/processors/inbound/index");
+    const workers = await startWorkers(system.services, [inboundProcessor], { schedule: false });
+    const { waitFor } = await import("./helpers");
+    const conversation = () =>
+      system.services.db
+        .withSchema(bank.schema)
+        .selectFrom("conversations")
+        .selectAll()
+        .where("customer_id", "=", customerId)
+        .executeTakeFirstOrThrow();
+    try {
+      await processWebhookEvent(system.services, ids[0] ?? "");
+      await waitFor(async () => (await conversation()).queue === "bank");
+    } finally {
+      await workers.close();
+    }
+    const row = await conversation();
     // Routed to the KSC agent first (in the ingest), then moved by the rule: the advisor is offline, so
     // it waits in the bank queue with the advisor preselected, and the KSC agent's slot is free again.
     expect(row).toMatchObject({

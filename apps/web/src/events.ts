@@ -1,23 +1,25 @@
 // One Server-Sent Events stream per signed-in person. EventSource reconnects by itself and
 // sends Last-Event-ID; after any gap we still re-fetch what is on screen, so nothing is missed
 // even when the server cannot replay.
+import type { AgentEventPayload, AgentEventType } from "@kanal/contracts/events";
 import { useEffect, useRef, useSyncExternalStore } from "react";
 import { api } from "./api";
 
+/** The payloads are typed once, in @kanal/contracts; the console only lists the names it subscribes to. */
 export const EVENT_TYPES = [
   "conversation.assigned",
   "conversation.updated",
   "message.created",
   "message.status",
-] as const;
-export type KanalEventType = (typeof EVENT_TYPES)[number];
+] as const satisfies readonly AgentEventType[];
+// Fails to compile when the contract gains an event type the console does not subscribe to.
+const everyTypeSubscribed: Exclude<AgentEventType, (typeof EVENT_TYPES)[number]> extends never
+  ? true
+  : never = true;
+void everyTypeSubscribed;
 
-export type KanalEventData = {
-  tenant: string;
-  conversationId: string;
-  [key: string]: unknown;
-};
-export type KanalEvent = { type: KanalEventType; data: KanalEventData; id: string };
+export type KanalEventType = AgentEventType;
+export type KanalEvent = AgentEventPayload & { id: string };
 
 export type StreamState = "idle" | "connecting" | "live" | "reconnecting";
 
@@ -44,7 +46,7 @@ function parse(type: KanalEventType, message: MessageEvent<string>): KanalEvent 
     if (typeof data !== "object" || data === null) return null;
     const record = data as Record<string, unknown>;
     if (typeof record.tenant !== "string" || typeof record.conversationId !== "string") return null;
-    return { type, data: record as KanalEventData, id: message.lastEventId };
+    return { type, data, id: message.lastEventId } as KanalEvent;
   } catch {
     return null;
   }

@@ -8,14 +8,6 @@ import { type Areas, useSession } from "../session";
 
 const PRESENCES: readonly Presence[] = ["online", "away", "offline"];
 
-function customerNameOf(data: Record<string, unknown>): string {
-  const customer = data.customer;
-  if (typeof customer === "object" && customer !== null && "name" in customer) {
-    return String((customer as { name: unknown }).name ?? "");
-  }
-  return typeof data.customerName === "string" ? data.customerName : "";
-}
-
 export function Shell({ me, areas, children }: { me: Me; areas: Areas; children: ReactNode }) {
   const { t, lang, setLang } = useI18n();
   const { logout } = useSession();
@@ -32,18 +24,14 @@ export function Shell({ me, areas, children }: { me: Me; areas: Areas; children:
     const data = event.data;
     const link = href(`/inbox/${data.tenant}/${data.conversationId}`);
     const viewing = location.startsWith(`/inbox/${data.tenant}/${data.conversationId}`);
-    const name = customerNameOf(data);
     if (event.type === "conversation.assigned") {
-      const assignee = data.assigneeUserId ?? data.toUserId;
-      if (assignee !== undefined && assignee !== me.user.id) return;
-      // Routing events carry no customer data (it is fetched with the chat), so the name may be unknown.
-      announce(name ? t("inbox.newChat", { name }) : t("inbox.newChatAnonymous"), link);
+      if (event.data.assigneeUserId !== me.user.id) return;
+      // Routing events carry no customer data (it is fetched with the chat), so the name is unknown.
+      announce(t("inbox.newChatAnonymous"), link);
     } else if (event.type === "message.created") {
-      const message = data.message as { direction?: string } | undefined;
-      const direction = message?.direction ?? data.direction;
-      if (direction !== "inbound") return;
+      if (event.data.direction !== "inbound") return;
       if (viewing && document.visibilityState === "visible") return;
-      announce(t("inbox.newMessage", { name }), link);
+      announce(t("inbox.newMessage", { name: event.data.customerName ?? "" }), link);
     }
   });
 

@@ -61,34 +61,18 @@ export function ConversationPane({
   useKanalEvents((event) => {
     const data = event.data;
     if (data.tenant !== tenant || data.conversationId !== conversationId) return;
-    if (event.type === "message.created") {
-      const message = data.message as Message | undefined;
-      if (message && typeof message.id === "string" && typeof message.createdAt === "string") {
-        setData((view) => view && { ...view, messages: upsertMessage(view.messages, message) });
-        // A customer message reopens the 24-hour window; the server value is authoritative.
-        if (message.direction === "inbound") void reload();
-      } else {
-        void reload();
-      }
-    } else if (event.type === "message.status") {
-      const messageId = data.messageId ?? (data.message as Message | undefined)?.id;
-      const status = data.status ?? (data.message as Message | undefined)?.status;
-      if (typeof messageId === "string" && typeof status === "string") {
-        setData((view) => {
-          if (!view?.messages.some((m) => m.id === messageId)) {
-            void reload();
-            return view;
-          }
-          const error = (data.error ?? null) as Message["error"];
-          return {
-            ...view,
-            messages: view.messages.map((m) => (m.id === messageId ? { ...m, status, error } : m)),
-          };
-        });
-      } else {
-        void reload();
-      }
+    if (event.type === "message.status") {
+      const { messageId, status } = event.data;
+      setData((view) => {
+        // A failure's reason comes with the message itself.
+        if (status === "failed" || !view?.messages.some((m) => m.id === messageId)) {
+          void reload();
+          return view;
+        }
+        return { ...view, messages: view.messages.map((m) => (m.id === messageId ? { ...m, status } : m)) };
+      });
     } else {
+      // A new message (which also moves the 24-hour window), an assignment or a change: the server's view.
       void reload();
     }
   });

@@ -221,7 +221,7 @@ async function handOverToAdvisor(
       byUserId: null,
       reserveToBank: true,
       explain: {
-        rule: "rules.handover_to_advisor",
+        rule: "rsk.handover_to_advisor",
         reason: `Rule "${rule.topic}" requires the advisor; moved from the KSC to the bank${toAdvisor ? " and assigned to the advisor" : " queue with the advisor preselected"}.`,
         reasonDe: `Regel „${rule.topic}“ verlangt die Beraterin/den Berater: vom KSC an die Sparkasse übergeben${toAdvisor ? " und der Beraterin/dem Berater zugewiesen" : " (Warteschlange, Berater/in vorausgewählt)"}.`,
         details: {

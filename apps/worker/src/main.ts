@@ -1,6 +1,7 @@
 import { loadConfig } from "@kanal/config";
 import { createServices } from "@kanal/core/runtime";
 import { processors } from "./processors/index";
+import { startSweepers } from "./sweepers";
 import { startWorkers } from "./worker";
 
 const config = loadConfig();
@@ -15,6 +16,7 @@ await services
   .openBankPools()
   .catch((error: Error) => services.logger.warn({ err: error.message }, "bank pools not opened at start"));
 const running = await startWorkers(services, processors);
+const sweepers = startSweepers(services);
 services.logger.info({ queues: running.workers.map((w) => w.name) }, "worker started");
 
 let stopping = false;
@@ -23,6 +25,7 @@ async function shutdown(signal: string) {
   stopping = true;
   services.logger.info({ signal }, "worker shutting down");
   setTimeout(() => process.exit(1), 15_000).unref();
+  sweepers.stop();
   await running.close();
   await services.close();
   process.exit(0);

@@ -73,8 +73,8 @@ function mergePeriods(periods: Period[]): Period[] {
 const MAX_DAYS_AHEAD = 800;
 /**
  * While open, a closing more than about a month away is reported as `closesAt: null`. Routing asks on
- * every decision and every tick; searching 800 days for the closing of a bank that never closes cost
- * ~190 ms of CPU each time.
+ * every decision and every tick, and searching 800 days for the closing of a bank that never closes is
+ * far too slow for that.
  */
 const MAX_OPEN_DAYS_AHEAD = 30;
 

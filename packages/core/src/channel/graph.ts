@@ -57,8 +57,8 @@ export interface GraphClientOptions {
   version: string;
   timeoutMs?: number;
   /**
-   * Keep-alive connections to the Graph API at most (default 64; 32 and 128 drained the dispatch
-   * benchmark no faster): a burst of sends queues for a connection instead of opening hundreds at once.
+   * Keep-alive connections to the Graph API at most (default 64, docs/BENCHMARKS.md §4): a burst of
+   * sends queues for a connection instead of opening hundreds at once.
    */
   connections?: number;
 }
@@ -83,7 +83,7 @@ export class GraphClient {
     let text: string;
     try {
       // undici's request, not fetch: the same connection pool without a web Request, Response and
-      // AbortSignal per call — a third of the worker's CPU per send in the dispatch benchmark.
+      // AbortSignal per call, which were most of the worker's CPU per send.
       const res = await request(url, {
         dispatcher: this.dispatcher,
         method: method as "GET" | "POST",

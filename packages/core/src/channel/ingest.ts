@@ -333,7 +333,7 @@ export async function applyStatuses(
   const schema = tenant.schema_name;
   for (const { rows } of rounds) {
     // One array per column (unnest), not a VALUES list: Postgres plans six parameters instead of six
-    // per status, and does not build expressions row by row (a third of its CPU in the dispatch bench).
+    // per status, and does not build expressions row by row.
     const column = <K extends keyof StatusRow>(key: K) => rows.map((r) => r[key]);
     const result = await sql<{
       id: string;

@@ -128,9 +128,8 @@ function maskedOrNull(parsed: WebhookPayload): string | null {
  * round trip, one commit) instead of one each. A request waits for nothing extra — whatever arrives
  * while a batch is being written forms the next batch — and is answered only after its own row has
  * committed. A failed batch fails every request in it (Meta retries them), so nothing is acknowledged
- * unstored. One batch is under way at a time by default: measured on the 2-core machine, batches then
- * average ~14 rows at 8,000+ webhooks/s, and both the API's and Postgres' CPU per webhook were lower than
- * with 2 or 4 in flight (smaller batches, more round trips and commits), at no cost in p99.
+ * unstored. One batch is under way at a time by default: more in flight made the batches smaller, so
+ * the round trips and commits per webhook went up (docs/BENCHMARKS.md §3, ADR 0010).
  */
 export class WebhookStore {
   private queue: { row: WebhookRow; resolve: (s: StoredWebhook) => void; reject: (e: Error) => void }[] = [];
@@ -165,8 +164,8 @@ export class WebhookStore {
       const parameters: (string | null)[] = [];
       for (const b of batch) parameters.push(b.row.body, b.row.status, b.row.error);
       // One named statement per batch size, its text built once and prepared once per connection: the
-      // query builder's compile per batch cost the API more CPU than the round trip, and Postgres'
-      // parse and plan of a fresh statement per batch were a quarter of its CPU on this path.
+      // query builder's compile and Postgres' parse and plan of a fresh statement per batch were the
+      // larger part of this path's cost (ADR 0010).
       rows = (
         await poolOf(this.db).query<InsertedWebhook>({
           name: `kanal_webhook_insert_${batch.length}`,
@@ -212,17 +211,6 @@ function insertStatement(rows: number): string {
 
 /** Job ids carry the receipt time too: event ids restart with a new database, Redis may remember old jobs. */
 const eventJobId = (id: string, receivedAt: Date) => `evt-${id}-${receivedAt.getTime()}`;
-
-export async function enqueueWebhookEvent(
-  queues: Queues,
-  event: Pick<StoredWebhook, "id" | "receivedAt">,
-): Promise<void> {
-  await queues.inbound.add(
-    "process-event",
-    { eventId: event.id },
-    { jobId: eventJobId(event.id, event.receivedAt) },
-  );
-}
 
 /**
  * Enqueues every stored event that was never processed (Redis was down when it arrived, or its job was
@@ -285,11 +273,11 @@ export function eventBatchJobs(events: Pick<StoredWebhook, "id" | "receivedAt">[
 
 /**
  * Hands stored events to BullMQ in batches: one `addBulk` per few milliseconds, and one
- * `process-events` job per ≤ 100 events instead of one job per webhook (each job cost the API ~30 µs
- * and Redis ~24 µs of CPU). An event waits at most `delayMs` plus the `addBulk` under way, one `addBulk`
+ * `process-events` job per ≤ 100 events instead of one job per webhook (a job costs the API and Redis
+ * more than an event in it). An event waits at most `delayMs` plus the `addBulk` under way, one `addBulk`
  * is under way at a time, and whatever arrives meanwhile forms the next batch — so under load the
  * batches grow instead of the calls and jobs, while at low rates a job holds the one or two events of a
- * few milliseconds (each ioredis pipeline costs the API ~50–100 µs of its own). The row in Postgres stays
+ * few milliseconds. The row in Postgres stays
  * the source of truth: whatever a crash or a Redis outage keeps from being enqueued, the sweeper enqueues
  * later.
  */

@@ -13,10 +13,6 @@ import { defineProcessor } from "../../registry";
 export const inboundProcessor = defineProcessor({
   queue: "inbound",
   concurrency: 16,
-  schedules: [
-    { jobName: "webhook-sweep", everyMs: 15_000 },
-    { jobName: "outbox-sweep", everyMs: 5_000 },
-  ],
   handlers: {
     // One event: the sweeper's jobs, and jobs already in Redis from before the relay enqueued batches.
     "process-event": async ({ eventId }, { services }) => processWebhookEvent(services, eventId),
@@ -26,6 +22,7 @@ export const inboundProcessor = defineProcessor({
     "after-inbound": async (data, { services }) => handleAfterInbound(services, data),
     "fetch-media": async (data, { services, job, token }) =>
       settle(job, token, await fetchMedia(dispatchDepsFor(services), data)),
+    // The sweepers run from timers in the worker process (sweepers.ts); these jobs run them on demand.
     "webhook-sweep": async (_data, { services }) => ({
       enqueued: await sweepPendingWebhooks(services.db, services.queues),
     }),

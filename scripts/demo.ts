@@ -1,5 +1,6 @@
 import type { Actor } from "@kanal/core/kernel";
-import { addKscAgent, contractKsc, createBankUser, createKscOrg, loadMemberships } from "@kanal/core/people";
+import { contractKsc } from "@kanal/core/conversations";
+import { addKscAgent, createBankUser, createKscOrg, loadMemberships } from "@kanal/core/people";
 import { putRoutingSettings } from "@kanal/core/routing";
 import type { Services } from "@kanal/core/runtime";
 import { findTenantBySlug, onboardTenant, resolveTenant } from "@kanal/core/tenants";
@@ -64,7 +65,7 @@ export async function seedDemo(services: Services, providerUserId: string): Prom
         admin: { email: `${prefix}admin@demo.kanal`, name: "Anna Admin", password: DEMO_PASSWORD },
       },
     );
-    await contractKsc(db, ctx, bank.slug, org.slug);
+    await contractKsc(services, ctx, bank.slug, org.slug);
     const access = await resolveTenant(db, actor, bank.slug, { provider: true });
     const agent1 = await createBankUser(db, ctx, access, {
       email: `${prefix}agent1@demo.kanal`,

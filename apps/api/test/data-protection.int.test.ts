@@ -236,7 +236,14 @@ describe("the data-protection guard", () => {
     const conversation = await conversationOf(waId);
     await t()
       .updateTable("conversations")
-      .set({ status: "open", assignee_user_id: kscUserId, handled_by: "ksc", queue: null })
+      // as the KSC's assignment records it: the agent, the KSC side and their organisation
+      .set({
+        status: "open",
+        assignee_user_id: kscUserId,
+        handled_by: "ksc",
+        queue: null,
+        ksc_org_id: sql<string>`(select ksc_org_id from control.memberships where user_id = ${kscUserId})`,
+      })
       .where("id", "=", conversation.id)
       .execute();
     const path = `/v1/tenants/${bank.slug}/conversations/${conversation.id}/messages`;

@@ -51,6 +51,16 @@ export interface KscContractsTable {
   ksc_org_id: string;
   created_at: CreatedAt;
 }
+/** One contract period of a KSC organisation with a bank (ended_at null: the current contract). */
+export interface KscContractHistoryTable {
+  id: string;
+  tenant_id: string;
+  ksc_org_id: string;
+  started_at: Timestamp;
+  ended_at: Timestamp | null;
+  started_by: string | null;
+  ended_by: string | null;
+}
 export interface SessionsTable {
   id: string;
   user_id: string;
@@ -254,6 +264,7 @@ export interface ControlTables {
   users: UsersTable;
   memberships: MembershipsTable;
   ksc_contracts: KscContractsTable;
+  ksc_contract_history: KscContractHistoryTable;
   sessions: SessionsTable;
   api_keys: ApiKeysTable;
   whatsapp_numbers: WhatsappNumbersTable;

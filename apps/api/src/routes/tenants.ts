@@ -1,6 +1,7 @@
-import { CONVERSATION_ROLES } from "@kanal/contracts/roles";
+import { BANK_ADMIN_ROLES, CONVERSATION_ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
-import { addKscAgent, contractKsc, createKscOrg, listKscOrgs } from "@kanal/core/people";
+import { contractKsc, endKscContract } from "@kanal/core/conversations";
+import { addKscAgent, createKscOrg, kscContractHistory, listKscOrgs } from "@kanal/core/people";
 import { onboardTenant, requireProvider, resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
@@ -100,11 +101,63 @@ const contractRoute = createRoute({
   path: "/v1/tenants/{tenant}/ksc",
   tags: ["Provider"],
   summary: "Contract a KSC organisation to the bank",
+  description:
+    "Replaces an earlier contract: its period ends and a new one starts (GET …/ksc). The previous KSC's chats of the bank move in the same transaction: those waiting in the KSC queue to the new KSC's queue, those its agents held back into that queue; the previous KSC's agents lose access to the bank. Contracting the KSC already contracted changes nothing.",
   request: { params: tenantParam, ...jsonBody(z.strictObject({ kscOrg: slugSchema })) },
   responses: {
     200: jsonResponse(z.object({ tenant: z.string(), kscOrg: z.string() }), "Contracted"),
     ...errorResponses,
   },
+});
+
+const endContractRoute = createRoute({
+  method: "delete",
+  path: "/v1/tenants/{tenant}/ksc",
+  tags: ["Provider"],
+  summary: "End the bank's KSC contract",
+  description:
+    "Ends the current contract period. The KSC's chats of the bank go to the bank's queue (waiting ones and those its agents held), and the KSC's agents lose access to the bank. 404 when no KSC is contracted.",
+  request: { params: tenantParam },
+  responses: {
+    200: jsonResponse(
+      z.object({
+        tenant: z.string(),
+        kscOrg: z.string(),
+        endedAt: z.string(),
+        moved: z.object({ waiting: z.number(), held: z.number() }),
+      }),
+      "Contract ended",
+    ),
+    ...errorResponses,
+  },
+});
+
+const kscContractsSchema = z
+  .object({
+    current: z
+      .object({ kscOrg: z.string(), name: z.string(), since: z.string() })
+      .nullable()
+      .openapi({ description: "The KSC contracted now (null: none)" }),
+    history: z
+      .array(
+        z.object({
+          kscOrg: z.string(),
+          name: z.string(),
+          startedAt: z.string(),
+          endedAt: z.string().nullable(),
+        }),
+      )
+      .openapi({ description: "Every contract period, newest first (the current one with endedAt null)" }),
+  })
+  .openapi("KscContracts");
+
+const contractHistoryRoute = createRoute({
+  method: "get",
+  path: "/v1/tenants/{tenant}/ksc",
+  tags: ["Provider"],
+  summary: "The bank's KSC contract and its history (provider and the bank's admins)",
+  request: { params: tenantParam },
+  responses: { 200: jsonResponse(kscContractsSchema, "KSC contracts"), ...errorResponses },
 });
 
 const kscOrgSchema = z
@@ -246,7 +299,22 @@ export function registerTenants(
   app.openapi(contractRoute, async (c) => {
     const { tenant } = c.req.valid("param");
     const { kscOrg } = c.req.valid("json");
-    return c.json(await contractKsc(c.get("services").db, requestContext(c), tenant, kscOrg), 200);
+    return c.json(await contractKsc(c.get("services"), requestContext(c), tenant, kscOrg), 200);
+  });
+
+  app.openapi(endContractRoute, async (c) => {
+    const { tenant } = c.req.valid("param");
+    return c.json(await endKscContract(c.get("services"), requestContext(c), tenant), 200);
+  });
+
+  app.openapi(contractHistoryRoute, async (c) => {
+    const { tenant } = c.req.valid("param");
+    const { db } = c.get("services");
+    const access = await resolveTenant(db, requireActor(c), tenant, {
+      roles: BANK_ADMIN_ROLES,
+      provider: true,
+    });
+    return c.json(await kscContractHistory(db, access), 200);
   });
 
   app.openapi(createKscRoute, async (c) => {

@@ -6,6 +6,7 @@ import { forbidden, notFound } from "../kernel/errors";
 import type { RequestContext } from "../kernel/request-context";
 import type { Services } from "../services";
 import { resolveTenant, type TenantAccess } from "../tenants/access";
+import { type KscScope, kscMaySee, kscScopeOf } from "../tenants/ksc-scope";
 
 export interface ConversationAccess {
   access: TenantAccess;
@@ -13,19 +14,20 @@ export interface ConversationAccess {
   userId: string;
 }
 
-/** A KSC agent may work on chats that are the KSC's (its queue or held by a KSC agent) or their own. */
-export function kscMayAccess(conversation: Conversation, userId: string): boolean {
-  return (
-    conversation.assignee_user_id === userId ||
-    conversation.handled_by === "ksc" ||
-    conversation.queue === "ksc"
-  );
+/**
+ * A KSC agent may work on chats of their own organisation (conversations.ksc_org_id) that are the KSC's
+ * now (its queue or held by a KSC agent) or their own; never on what another organisation handled,
+ * even one contracted to the bank before (tenants/ksc-scope).
+ */
+export function kscMayAccess(conversation: Conversation, viewer: KscScope): boolean {
+  return kscMaySee(conversation, viewer);
 }
 
 /**
- * Who may act on a conversation: bank staff of that bank, the assignee, and the contracted KSC's agents
- * for KSC chats. Anyone else gets 404 (existence is not revealed). Every KSC access is written to the
- * bank's own audit log, because the bank must be able to show who outside it read its customers' chats.
+ * Who may act on a conversation: bank staff of that bank, and the contracted KSC's agents for their
+ * organisation's KSC chats and their own. Anyone else gets 404 (existence is not revealed). Every KSC
+ * access is written to the bank's own audit log, because the bank must be able to show who outside it
+ * read its customers' chats.
  */
 export async function accessConversation(
   services: Services,
@@ -45,7 +47,8 @@ export async function accessConversation(
     .executeTakeFirst();
   if (!conversation) throw notFound("Conversation");
   if (access.via === "ksc") {
-    if (!kscMayAccess(conversation, actor.userId)) throw notFound("Conversation");
+    const scope = kscScopeOf(access, actor.userId);
+    if (!scope || !kscMayAccess(conversation, scope)) throw notFound("Conversation");
     await auditTenant(services.db, access.schema, actor, {
       action: `ksc.conversation.${action}`,
       targetType: "conversation",

@@ -3,6 +3,7 @@ import { sql } from "@kanal/db";
 import type { Actor } from "../kernel/actor";
 import { AppError } from "../kernel/errors";
 import type { Services } from "../services";
+import { type KscScope, kscMaySeeSql } from "../tenants/ksc-scope";
 
 export interface InboxConversation {
   tenant: string;
@@ -36,6 +37,8 @@ interface Served {
   /** Queues this person may take from in that bank. */
   queues: ("bank" | "ksc")[];
   viaKsc: boolean;
+  /** the KSC organisation through which a KSC agent serves this bank (null: the bank's own staff) */
+  kscOrgId: string | null;
 }
 
 async function servedBanks(services: Services, actor: Extract<Actor, { kind: "user" }>): Promise<Served[]> {
@@ -51,7 +54,7 @@ async function servedBanks(services: Services, actor: Extract<Actor, { kind: "us
       ? await services.db
           .withSchema("control")
           .selectFrom("ksc_contracts")
-          .select("tenant_id")
+          .select(["tenant_id", "ksc_org_id"])
           .where("ksc_org_id", "in", kscOrgIds)
           .execute()
       : [];
@@ -75,6 +78,7 @@ async function servedBanks(services: Services, actor: Extract<Actor, { kind: "us
         schema: t.schema_name,
         queues: bank.role === "bank_advisor" ? [] : ["bank", "ksc"],
         viaKsc: false,
+        kscOrgId: null,
       });
     } else {
       served.set(t.id, {
@@ -84,6 +88,7 @@ async function servedBanks(services: Services, actor: Extract<Actor, { kind: "us
         schema: t.schema_name,
         queues: ["ksc"],
         viaKsc: true,
+        kscOrgId: kscTenants.find((k) => k.tenant_id === t.id)?.ksc_org_id ?? null,
       });
     }
   }
@@ -161,9 +166,14 @@ export async function loadInbox(
   const conversations: InboxConversation[] = [];
   const queues: InboxQueue[] = [];
   for (const bank of banks) {
+    // A KSC agent sees only their organisation's chats of the bank (tenants/ksc-scope): its queue holds
+    // no chat another organisation handled or queued.
+    const scope: KscScope | null = bank.viaKsc ? { orgId: bank.kscOrgId ?? "", userId: actor.userId } : null;
+    const visible = (alias?: string) => (scope ? kscMaySeeSql(scope, alias) : sql<boolean>`true`);
     const mine = (await baseQuery(services, bank.schema)
       .where("c.status", "=", "open")
       .where("c.assignee_user_id", "=", actor.userId)
+      .where(visible("c"))
       .orderBy("c.last_message_at", "desc")
       .limit(500)
       .execute()) as Row[];
@@ -175,6 +185,7 @@ export async function loadInbox(
         .select([sql<string>`count(*)`.as("n"), sql<Date | null>`min(queued_at)`.as("oldest")])
         .where("status", "=", "queued")
         .where("queue", "=", side)
+        .where(visible())
         .executeTakeFirstOrThrow();
       const n = Number(counted.n);
       // An empty KSC queue of a bank without KSC is noise for its own staff.
@@ -184,6 +195,7 @@ export async function loadInbox(
           ? ((await baseQuery(services, bank.schema)
               .where("c.status", "=", "queued")
               .where("c.queue", "=", side)
+              .where(visible("c"))
               .orderBy("c.queued_at")
               .limit(perQueue)
               .execute()) as Row[])

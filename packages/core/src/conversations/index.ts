@@ -2,6 +2,7 @@ export { accessConversation } from "./access";
 export { loadBankContext } from "./bank";
 export { requestCallback } from "./callback";
 export { closeConversation } from "./close";
+export { contractKsc, endKscContract } from "./contract";
 export { handoverConversation, type RoutedConversation } from "./handover";
 export { loadInbox } from "./inbox";
 export { linkConversationCustomer } from "./link-customer";

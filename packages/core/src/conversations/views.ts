@@ -6,6 +6,7 @@ import { notFound } from "../kernel/errors";
 import type { RequestContext } from "../kernel/request-context";
 import type { Services } from "../services";
 import type { TenantAccess } from "../tenants/access";
+import { kscMaySee, kscMaySeeSql, kscScopeOf } from "../tenants/ksc-scope";
 import { WINDOW_MS } from "./window";
 
 export interface ConversationSummary {
@@ -39,11 +40,6 @@ export interface MessageView {
   conversationId: string;
 }
 
-/** A contracted KSC sees only what the routing gave to the KSC; IBANs and similar are masked for it. */
-function kscFilter(access: TenantAccess) {
-  return access.via === "ksc";
-}
-
 const displayName = (c: { name: string | null; profile_name: string | null }) => c.name ?? c.profile_name;
 
 export async function listConversations(
@@ -74,8 +70,10 @@ export async function listConversations(
     .orderBy("c.last_message_at", "desc")
     .limit(limit);
   if (status) q = q.where("c.status", "=", status);
-  if (kscFilter(access))
-    q = q.where((eb) => eb.or([eb("c.handled_by", "=", "ksc"), eb("c.queue", "=", "ksc")]));
+  // A contracted KSC sees only its own organisation's KSC chats (tenants/ksc-scope); a KSC agent's own
+  // chat is always handled_by 'ksc', so the list needs no viewer.
+  const scope = kscScopeOf(access, null);
+  if (scope) q = q.where(kscMaySeeSql(scope, "c"));
   const rows = await q.execute();
   return rows.map((r) => ({
     id: r.id,
@@ -164,23 +162,22 @@ export async function conversationDetail(
     ])
     .where("c.id", "=", conversationId)
     .executeTakeFirst();
-  const ksc = kscFilter(access);
-  if (!row || (ksc && row.handled_by !== "ksc" && row.queue !== "ksc")) throw notFound("Conversation");
+  const scope = kscScopeOf(access, ctx.actor.kind === "user" ? ctx.actor.userId : null);
+  if (!row || (scope && !kscMaySee(row, scope))) throw notFound("Conversation");
 
-  const earlier = await t
+  let earlierQuery = t
     .selectFrom("conversations")
     .select(["id", "opened_at", "closed_at", "topic", "handled_by"])
     .where("customer_id", "=", row.customer_id)
     .where("id", "<>", row.id)
-    .where("opened_at", "<", row.opened_at)
-    .$if(ksc, (q) => q.where("handled_by", "=", "ksc"))
-    .orderBy("opened_at", "desc")
-    .limit(5)
-    .execute();
+    .where("opened_at", "<", row.opened_at);
+  // The customer's earlier chats by the same rule: a KSC never sees what another organisation handled.
+  if (scope) earlierQuery = earlierQuery.where(kscMaySeeSql(scope));
+  const earlier = await earlierQuery.orderBy("opened_at", "desc").limit(5).execute();
   const all = await messagesOf(db, access.schema, [row.id, ...earlier.map((e) => e.id)]);
   const views = all.map((m) => messageView(m, access.tenant.slug, viewerOf(access)));
 
-  if (ksc) {
+  if (scope) {
     await auditTenant(db, access.schema, ctx.actor, {
       action: "conversation.viewed",
       targetType: "conversation",
@@ -259,11 +256,14 @@ export async function messageMedia(
       "c.id as conversation_id",
       "c.handled_by",
       "c.queue",
+      "c.ksc_org_id",
+      "c.assignee_user_id",
     ])
     .where("md.message_id", "=", messageId)
     .executeTakeFirst();
-  if (!row || (kscFilter(access) && row.handled_by !== "ksc" && row.queue !== "ksc")) throw notFound("Media");
-  if (kscFilter(access)) {
+  const scope = kscScopeOf(access, ctx.actor.kind === "user" ? ctx.actor.userId : null);
+  if (!row || (scope && !kscMaySee(row, scope))) throw notFound("Media");
+  if (scope) {
     await auditTenant(services.db, access.schema, ctx.actor, {
       action: "media.viewed",
       targetType: "message",

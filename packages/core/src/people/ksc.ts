@@ -1,10 +1,12 @@
-import type { Db } from "@kanal/db";
-import { auditControl, auditTenant } from "../kernel/audit";
+import type { Db, Tenant } from "@kanal/db";
 import { hashPassword } from "../auth/passwords";
+import { type Actor, actorUserId } from "../kernel/actor";
+import { auditControl, auditTenant } from "../kernel/audit";
 import { newId } from "../kernel/crypto";
 import { conflict, notFound, uniqueViolation } from "../kernel/errors";
+import type { Trx } from "../kernel/executor";
 import type { RequestContext } from "../kernel/request-context";
-import { requireProvider } from "../tenants/access";
+import { requireProvider, type TenantAccess } from "../tenants/access";
 import { checkSlug } from "../tenants/onboard";
 
 export async function createKscOrg(db: Db, ctx: RequestContext, input: { slug: string; name: string }) {
@@ -125,34 +127,123 @@ export async function addKscAgent(
   }
 }
 
-/** Contracts a KSC organisation to a bank (replacing an earlier contract); audited on both sides. */
-export async function contractKsc(db: Db, ctx: RequestContext, tenantSlug: string, orgSlug: string) {
-  requireProvider(ctx.actor);
-  const tenant = await db
+/**
+ * The bank's contracted organisation, its contract row locked for a change (null: none). The caller
+ * holds the bank's routing lock (conversations/contract.ts).
+ */
+export async function lockedKscContract(trx: Trx, tenantId: string) {
+  const contract = await trx
     .withSchema("control")
-    .selectFrom("tenants")
-    .selectAll()
-    .where("slug", "=", tenantSlug)
+    .selectFrom("ksc_contracts")
+    .select("ksc_org_id")
+    .where("tenant_id", "=", tenantId)
+    .forUpdate()
     .executeTakeFirst();
-  if (!tenant) throw notFound("Tenant");
-  const org = await findKscOrg(db, orgSlug);
-  await db.transaction().execute(async (trx) => {
-    await trx
-      .withSchema("control")
-      .insertInto("ksc_contracts")
-      .values({ tenant_id: tenant.id, ksc_org_id: org.id })
-      .onConflict((oc) => oc.column("tenant_id").doUpdateSet({ ksc_org_id: org.id }))
-      .execute();
-    const entry = {
-      action: "ksc.contracted",
-      targetType: "ksc_org",
-      targetId: org.id,
-      details: { kscOrg: org.slug },
-      ip: ctx.ip,
-      requestId: ctx.requestId,
-    };
-    await auditTenant(trx, tenant.schema_name, ctx.actor, entry);
-    await auditControl(trx, ctx.actor, { ...entry, tenantId: tenant.id });
-  });
-  return { tenant: tenant.slug, kscOrg: org.slug };
+  if (!contract) return null;
+  return trx
+    .withSchema("control")
+    .selectFrom("ksc_orgs")
+    .select(["id", "slug"])
+    .where("id", "=", contract.ksc_org_id)
+    .executeTakeFirstOrThrow();
+}
+
+/** Ends the bank's open contract period (if any). */
+async function endPeriod(trx: Trx, tenantId: string, actor: Actor, now: Date) {
+  await trx
+    .withSchema("control")
+    .updateTable("ksc_contract_history")
+    .set({ ended_at: now, ended_by: actorUserId(actor) })
+    .where("tenant_id", "=", tenantId)
+    .where("ended_at", "is", null)
+    .execute();
+}
+
+/**
+ * The bookkeeping of a new contract, in the caller's transaction: the contract row (one per bank), the
+ * end of the previous contract period and the start of this one. The verb around it, which also moves
+ * the previous organisation's chats, is `contractKsc` in conversations/contract.ts.
+ */
+export async function recordKscContract(
+  trx: Trx,
+  tenantId: string,
+  orgId: string,
+  actor: Actor,
+  now: Date,
+): Promise<void> {
+  await trx
+    .withSchema("control")
+    .insertInto("ksc_contracts")
+    .values({ tenant_id: tenantId, ksc_org_id: orgId })
+    .onConflict((oc) => oc.column("tenant_id").doUpdateSet({ ksc_org_id: orgId }))
+    .execute();
+  await endPeriod(trx, tenantId, actor, now);
+  await trx
+    .withSchema("control")
+    .insertInto("ksc_contract_history")
+    .values({
+      id: newId("kch"),
+      tenant_id: tenantId,
+      ksc_org_id: orgId,
+      started_at: now,
+      started_by: actorUserId(actor),
+    })
+    .execute();
+}
+
+/** The bookkeeping of an ended contract: the contract row goes, its period ends. */
+export async function recordKscContractEnd(
+  trx: Trx,
+  tenantId: string,
+  actor: Actor,
+  now: Date,
+): Promise<void> {
+  await trx.withSchema("control").deleteFrom("ksc_contracts").where("tenant_id", "=", tenantId).execute();
+  await endPeriod(trx, tenantId, actor, now);
+}
+
+/** A contract change audited on both sides: in the bank's log and in the provider's. */
+export async function auditKscContract(
+  trx: Trx,
+  ctx: RequestContext,
+  tenant: Pick<Tenant, "id" | "schema_name">,
+  entry: { action: string; targetId: string; details: Record<string, unknown> },
+): Promise<void> {
+  const full = { ...entry, targetType: "ksc_org", ip: ctx.ip, requestId: ctx.requestId };
+  await auditTenant(trx, tenant.schema_name, ctx.actor, full);
+  await auditControl(trx, ctx.actor, { ...full, tenantId: tenant.id });
+}
+
+export interface KscContractPeriod {
+  kscOrg: string;
+  name: string;
+  startedAt: string;
+  endedAt: string | null;
+}
+
+/**
+ * The bank's KSC now and every contract period, newest first: which contact centre could read the bank's
+ * chats, and when. For the provider and the bank's own admins (the caller resolved the access).
+ */
+export async function kscContractHistory(db: Db, access: TenantAccess) {
+  const rows = await db
+    .withSchema("control")
+    .selectFrom("ksc_contract_history as h")
+    .innerJoin("ksc_orgs as o", "o.id", "h.ksc_org_id")
+    .select(["o.slug", "o.name", "h.started_at", "h.ended_at"])
+    .where("h.tenant_id", "=", access.tenant.id)
+    .orderBy("h.started_at", "desc")
+    .orderBy("h.id", "desc")
+    .execute();
+  const history: KscContractPeriod[] = rows.map((r) => ({
+    kscOrg: r.slug,
+    name: r.name,
+    startedAt: r.started_at.toISOString(),
+    endedAt: r.ended_at?.toISOString() ?? null,
+  }));
+  const open = history.find((p) => p.endedAt === null);
+  return {
+    current: open ? { kscOrg: open.kscOrg, name: open.name, since: open.startedAt } : null,
+    history,
+  };
 }

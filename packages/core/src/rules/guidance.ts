@@ -2,6 +2,7 @@ import { sql, type Db } from "@kanal/db";
 import { dataClassLabel, forbiddenDataClasses, type Rule } from "@kanal/rules";
 import { notFound } from "../kernel/errors";
 import type { TenantAccess } from "../tenants/access";
+import { kscMaySee, kscScopeOf } from "../tenants/ksc-scope";
 import { compiledRuleBook } from "./rule-book";
 
 const ACTION_LABELS: Record<Rule["action"]["type"], { de: string; en: string }> = {
@@ -47,7 +48,8 @@ export interface ConversationGuidance {
 
 /**
  * What the agent sees beside the chat: the conversation's topic and the rule's limits. A KSC agent only
- * gets guidance for chats in the KSC queue or assigned to them (like the chat itself).
+ * gets guidance for their organisation's chats (tenants/ksc-scope) that wait in the KSC queue or are
+ * assigned to them.
  */
 export async function conversationGuidance(
   db: Db,
@@ -62,10 +64,11 @@ export async function conversationGuidance(
     .where("id", "=", conversationId)
     .executeTakeFirst();
   if (!conversation) throw notFound("Conversation");
+  const scope = kscScopeOf(access, viewerUserId);
   if (
-    access.via === "ksc" &&
-    conversation.queue !== "ksc" &&
-    conversation.assignee_user_id !== viewerUserId
+    scope &&
+    (!kscMaySee(conversation, scope) ||
+      (conversation.queue !== "ksc" && conversation.assignee_user_id !== viewerUserId))
   ) {
     throw notFound("Conversation");
   }

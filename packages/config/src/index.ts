@@ -34,6 +34,11 @@ const envSchema = z.object({
   WEB_DIST_DIR: z.string().optional(),
   SESSION_TTL_HOURS: z.coerce.number().positive().default(12),
   PRESENCE_GRACE_SECONDS: z.coerce.number().positive().default(45),
+  /**
+   * Days a processed (or dead) raw webhook event is kept in control.webhook_events, for every bank; a bank
+   * whose own retention is shorter has its events deleted after that. The raw body names customers.
+   */
+  WEBHOOK_EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(7),
 });
 
 export type AppConfig = z.infer<typeof envSchema> & { secretsKey: Buffer };

@@ -128,6 +128,10 @@ export interface WebhookEventsTable {
   attempts: ColumnType<number, number | undefined>;
   enqueued_at: Timestamp | null;
   processed_at: Timestamp | null;
+  /** the bank the processed event belonged to (null: pending, unknown number, or several banks) */
+  tenant_id: ColumnType<string | null, string | null | undefined>;
+  /** the customers' WhatsApp ids the processed event names (null: not processed yet) */
+  wa_ids: ColumnType<string[] | null, string[] | null | undefined>;
 }
 
 // ---- tenant schema (one per bank) ----

@@ -64,7 +64,8 @@ const eraseRoute = createRoute({
   method: "delete",
   path: "/v1/tenants/{tenant}/customers/{id}",
   tags: ["Data protection"],
-  summary: "Erase a customer with all conversations and messages (refused while a chat is open)",
+  summary:
+    "Erase a customer with all conversations, messages, media and raw webhook events naming them (refused while a chat is open or a message of theirs is still being received)",
   request: { params: customerParam },
   responses: {
     200: jsonResponse(
@@ -103,10 +104,10 @@ export function registerDataProtection(app: OpenAPIHono<AppEnv>) {
   });
 
   app.openapi(eraseRoute, async (c) => {
-    const { db } = c.get("services");
+    const services = c.get("services");
     const ctx = requestContext(c);
     const { tenant, id } = c.req.valid("param");
-    const access = await resolveTenant(db, ctx.actor, tenant, ADMIN);
-    return c.json({ erased: await eraseCustomer(db, ctx, access, id) }, 200);
+    const access = await resolveTenant(services.db, ctx.actor, tenant, ADMIN);
+    return c.json({ erased: await eraseCustomer(services, ctx, access, id) }, 200);
   });
 }

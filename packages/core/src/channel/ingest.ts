@@ -9,7 +9,7 @@ import { routeLockedConversation } from "../routing/route";
 import { afterInboundHasWork } from "../rules/follow-up-work";
 import type { Services } from "../services";
 import { bindingForNumber } from "./tenants-by-number";
-import { maskWebhookPayload, type WebhookPayload } from "./webhook";
+import { maskWebhookPayload, type WebhookPayload, waIdsOf } from "./webhook";
 type InboundMessage = Record<string, unknown> & {
   id?: string;
   from?: string;
@@ -107,7 +107,7 @@ export function describeInbound(
  * anything else gets the lock as a parameterised statement of its own.
  */
 function withCustomerLock<T>(db: Db, schema: string, waId: string, fn: (trx: Trx) => Promise<T>): Promise<T> {
-  const key = `${schema}:${waId}`;
+  const key = customerLockKey(schema, waId);
   if (/^[A-Za-z0-9_.:+-]+$/.test(key))
     return transactionOpenedWith(db, `select pg_advisory_xact_lock(hashtextextended('${key}', 0))`, fn);
   return db.transaction().execute(async (trx) => {
@@ -115,6 +115,9 @@ function withCustomerLock<T>(db: Db, schema: string, waId: string, fn: (trx: Trx
     return fn(trx);
   });
 }
+
+/** The advisory lock key of one customer of one bank (erasure takes it too, to wait for an ingest under way). */
+export const customerLockKey = (schema: string, waId: string) => `${schema}:${waId}`;
 
 /** Routing inside the ingest's transaction failed: the transaction rolled back, message included. */
 class RoutingInIngestFailed extends Error {}
@@ -138,7 +141,7 @@ async function ingestMessage(
   tenant: Tenant,
   contact: { waId: string; profileName: string | null },
   raw: InboundMessage,
-  eventId: string | undefined,
+  event: { id: string; waIds: string[] } | undefined,
 ): Promise<Ingested | null> {
   const wamid = String(raw.id ?? "");
   if (!wamid) return null;
@@ -155,10 +158,12 @@ async function ingestMessage(
   };
   const bank = bankRef(tenant);
   const db = services.bankDb(tenant.schema_name);
-  // The only message of its webhook event: the event is done when (and only if) this commits.
-  const alongside = eventId
-    ? sql`marked as (update control.webhook_events set status = 'processed', processed_at = now(), error = null
-        where id = ${eventId} and status = 'pending' returning id)`
+  // The only message of its webhook event: the event is done when (and only if) this commits, and records
+  // whom it names (the bank and the customer) for retention and erasure.
+  const alongside = event
+    ? sql`marked as (update control.webhook_events set status = 'processed', processed_at = now(), error = null,
+          tenant_id = ${tenant.id}, wa_ids = ${event.waIds}::text[]
+        where id = ${event.id} and status = 'pending' returning id)`
     : undefined;
   const attempt = async (route: boolean) => {
     const changes = new Changes();
@@ -216,7 +221,7 @@ async function ingestMessage(
     );
     done = await attempt(false);
   }
-  return done ? { received: done.received, eventMarked: eventId !== undefined } : null;
+  return done ? { received: done.received, eventMarked: event !== undefined } : null;
 }
 
 /** The jobs a stored message needs: the rule book's follow-ups (when it has any) and its media download. */
@@ -393,6 +398,7 @@ export async function processWebhookEvent(services: Services, eventId: string): 
         status: "dead",
         error: `processing failed ${MAX_EVENT_ATTEMPTS} times`,
         processed_at: new Date(),
+        ...(await deadEventSubjects(db, event.body)),
       })
       .where("id", "=", eventId)
       .execute();
@@ -402,13 +408,15 @@ export async function processWebhookEvent(services: Services, eventId: string): 
   const payload = maskWebhookPayload(JSON.parse(event.body) as WebhookPayload);
   // The usual event holds one message and nothing else: the ingest's transaction marks it processed.
   const changes = (payload.entry ?? []).flatMap((entry) => entry.changes ?? []);
+  const waIds = waIdsOf(payload);
   const onlyMessageOf =
     changes.length === 1 &&
     changes[0]?.value?.messages?.length === 1 &&
     (changes[0].value.statuses ?? []).length === 0
-      ? eventId
+      ? { id: eventId, waIds }
       : undefined;
   let marked = false;
+  const tenantIds = new Set<string>();
 
   for (const entry of payload.entry ?? []) {
     for (const change of entry.changes ?? []) {
@@ -421,6 +429,7 @@ export async function processWebhookEvent(services: Services, eventId: string): 
         continue;
       }
       const tenant = binding.tenant;
+      tenantIds.add(tenant.id);
       const names = new Map((value.contacts ?? []).map((c) => [c.wa_id ?? "", c.profile?.name ?? null]));
       for (const message of value.messages ?? []) {
         const waId = String(message.from ?? "");
@@ -467,6 +476,9 @@ export async function processWebhookEvent(services: Services, eventId: string): 
       error: result.unknownNumbers.length
         ? `unknown phone_number_id: ${[...new Set(result.unknownNumbers)].join(", ")}`
         : null,
+      // One bank's event belongs to it (its retention and erasure apply); several banks' or none: null.
+      tenant_id: tenantIds.size === 1 ? ([...tenantIds][0] as string) : null,
+      wa_ids: waIds,
     })
     .where("id", "=", eventId)
     .execute();
@@ -476,6 +488,29 @@ export async function processWebhookEvent(services: Services, eventId: string): 
       "webhook for unknown phone_number_id kept",
     );
   return result;
+}
+
+/** Whom an event retired as a dead letter names, as far as its body can still be read. */
+async function deadEventSubjects(
+  db: Db,
+  body: string,
+): Promise<{ tenant_id?: string | null; wa_ids?: string[] }> {
+  try {
+    const payload = JSON.parse(body) as WebhookPayload;
+    const tenantIds = new Set<string>();
+    for (const entry of payload.entry ?? [])
+      for (const change of entry.changes ?? []) {
+        const phoneNumberId = change.value?.metadata?.phone_number_id;
+        const binding = phoneNumberId ? await bindingForNumber(db, phoneNumberId) : null;
+        if (binding) tenantIds.add(binding.tenant.id);
+      }
+    return {
+      tenant_id: tenantIds.size === 1 ? ([...tenantIds][0] as string) : null,
+      wa_ids: waIdsOf(payload),
+    };
+  } catch {
+    return {}; // unreadable: erasure finds it by its text
+  }
 }
 
 /** Events of one `process-events` job processed at once (per-customer advisory locks serialise the rest). */

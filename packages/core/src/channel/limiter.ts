@@ -129,6 +129,17 @@ export interface BatchSend {
   recipient: string;
 }
 
+/**
+ * The pair bucket and pair cooldown of one recipient at one number. They name the customer's phone number
+ * and live about a minute at most (PEXPIRE / PX); erasure deletes them at once.
+ */
+export function pairKeys(prefix: string, phoneNumberId: string, recipient: string): [string, string] {
+  return [
+    `${prefix}:rl:pair:${phoneNumberId}:${recipient}`,
+    `${prefix}:rl:paircool:${phoneNumberId}:${recipient}`,
+  ];
+}
+
 type RedisWithAcquire = Redis & {
   kanalAcquireSends(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
   kanalCompleteSends(k1: string, ...members: string[]): Promise<number>;
@@ -154,8 +165,7 @@ export class SendLimiter {
     return [
       `${p}:win:${phoneNumberId}`,
       `${p}:cool:${phoneNumberId}`,
-      `${p}:pair:${phoneNumberId}:${recipient}`,
-      `${p}:paircool:${phoneNumberId}:${recipient}`,
+      ...pairKeys(this.options.prefix, phoneNumberId, recipient),
     ] as const;
   }
 

@@ -42,6 +42,24 @@ export interface WebhookPayload {
   }[];
 }
 
+/**
+ * The customers' WhatsApp ids a payload names — senders, contacts and status recipients — recorded on the
+ * processed event so that erasure finds a customer's raw events.
+ */
+export function waIdsOf(payload: WebhookPayload): string[] {
+  const ids = new Set<string>();
+  for (const entry of payload.entry ?? []) {
+    for (const change of entry.changes ?? []) {
+      const value = change.value;
+      for (const contact of value?.contacts ?? []) if (contact.wa_id) ids.add(String(contact.wa_id));
+      for (const message of value?.messages ?? []) if (message.from) ids.add(String(message.from));
+      for (const status of value?.statuses ?? [])
+        if (status.recipient_id) ids.add(String(status.recipient_id));
+    }
+  }
+  return [...ids];
+}
+
 /** The kinds of sensitive data masked out of one message (card_number, pin, tan, password, cvc …). */
 export function findingKinds(findings: MaskFinding[]): string[] {
   return [...new Set(findings.map((f) => (f.kind === "secret" ? f.secretType : f.kind)))];

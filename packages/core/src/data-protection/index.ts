@@ -5,5 +5,6 @@ export {
   MAX_RETENTION_DAYS,
   purgeAllTenants,
   purgeExpiredConversations,
+  purgeWebhookEvents,
   setRetention,
 } from "./data-protection";

@@ -1,1 +1,10 @@
-export { type AgentEvent, EventHub, publishToUsers, replaySince } from "./stream";
+export {
+  type AgentEvent,
+  EventHub,
+  expireStreamsWithoutTtl,
+  forgetConversations,
+  publishToUsers,
+  replaySince,
+  STREAM_TTL_SECONDS,
+  streamKey,
+} from "./stream";

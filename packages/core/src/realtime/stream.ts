@@ -5,8 +5,13 @@ import type { Redis } from "ioredis";
 export type AgentEvent = AgentEventPayload & { id: string };
 
 const STREAM_LEN = 500;
+/**
+ * A stream only serves the replay after a reconnect, and its payloads name conversations and customers:
+ * every publish sets it to expire this long after the person's last event, so old payloads age out.
+ */
+export const STREAM_TTL_SECONDS = 24 * 60 * 60;
 const CHANNEL = "kanal:events";
-const streamKey = (userId: string) => `kanal:events:${userId}`;
+export const streamKey = (userId: string) => `kanal:events:${userId}`;
 
 /**
  * Events for a person go to a short per-person Redis stream (so a reconnecting browser can replay from
@@ -31,18 +36,41 @@ export async function publishToUsers(
       payload,
       CHANNEL,
       JSON.stringify(userId),
+      String(STREAM_TTL_SECONDS),
     );
   await pipeline.exec();
 }
 
 /**
- * Appends the event to the person's stream and announces it with its stream id, in one script: the
- * announcement is the JSON `{"userId","id","type","data"}` that EventHub parses, built around the payload.
+ * Appends the event to the person's stream, renews the stream's expiry, and announces the event with its
+ * stream id, in one script: the announcement is the JSON `{"userId","id","type","data"}` that EventHub
+ * parses, built around the payload.
  */
 const PUBLISH_EVENT = `
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('PUBLISH', ARGV[3], '{"userId":' .. ARGV[4] .. ',"id":"' .. id .. '",' .. string.sub(ARGV[2], 2))
 return id`;
+
+/**
+ * Deletes the entries of one person's stream whose payload names one of the given conversations
+ * (`"conversationId":"<id>"`, as every agent event carries it); returns how many. Server-side, so a
+ * stream's entries never travel to the caller. ARGV: the conversation ids.
+ */
+const FORGET_CONVERSATIONS = `
+local deleted = 0
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+  local fields = entry[2]
+  local payload = ''
+  for i = 1, #fields, 2 do if fields[i] == 'e' then payload = fields[i + 1] end end
+  for _, id in ipairs(ARGV) do
+    if string.find(payload, '"conversationId":"' .. id .. '"', 1, true) then
+      deleted = deleted + redis.call('XDEL', KEYS[1], entry[1])
+      break
+    end
+  end
+end
+return deleted`;
 
 interface PublishCommand {
   kanalPublishEvent(
@@ -51,13 +79,60 @@ interface PublishCommand {
     payload: string,
     channel: string,
     userIdJson: string,
+    ttlSeconds: string,
   ): Promise<string>;
+  kanalForgetConversations(key: string, ...conversationIds: string[]): Promise<number>;
 }
 
 function withPublishCommand(redis: Redis): Redis & PublishCommand {
   const r = redis as Redis & Partial<PublishCommand>;
   if (!r.kanalPublishEvent) r.defineCommand("kanalPublishEvent", { numberOfKeys: 1, lua: PUBLISH_EVENT });
+  if (!r.kanalForgetConversations)
+    r.defineCommand("kanalForgetConversations", { numberOfKeys: 1, lua: FORGET_CONVERSATIONS });
   return r as Redis & PublishCommand;
+}
+
+/**
+ * Erasure: removes every entry naming one of `conversationIds` from the streams of `userIds` (one script
+ * call per stream, all in one round trip). Returns the number of entries deleted.
+ */
+export async function forgetConversations(
+  redis: Redis,
+  userIds: readonly string[],
+  conversationIds: readonly string[],
+): Promise<number> {
+  const users = [...new Set(userIds)];
+  if (users.length === 0 || conversationIds.length === 0) return 0;
+  const pipeline = withPublishCommand(redis).pipeline() as ReturnType<Redis["pipeline"]> & PublishCommand;
+  for (const userId of users) pipeline.kanalForgetConversations(streamKey(userId), ...conversationIds);
+  let deleted = 0;
+  for (const [error, count] of (await pipeline.exec()) ?? []) {
+    if (error) throw error;
+    deleted += Number(count);
+  }
+  return deleted;
+}
+
+/**
+ * Gives every event stream without an expiry one (`EXPIRE … NX`): streams written before they expired by
+ * themselves, or of people who never received an event since, would otherwise keep their payloads for
+ * ever. Run by the retention sweep; returns how many streams got an expiry.
+ */
+export async function expireStreamsWithoutTtl(redis: Redis): Promise<number> {
+  let cursor = "0";
+  let expired = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", streamKey("*"), "COUNT", 1000, "TYPE", "stream");
+    cursor = next;
+    if (keys.length === 0) continue;
+    const pipeline = redis.pipeline();
+    for (const key of keys) pipeline.expire(key, STREAM_TTL_SECONDS, "NX");
+    for (const [error, set] of (await pipeline.exec()) ?? []) {
+      if (error) throw error;
+      expired += Number(set);
+    }
+  } while (cursor !== "0");
+  return expired;
 }
 
 export async function replaySince(redis: Redis, userId: string, lastEventId: string): Promise<AgentEvent[]> {

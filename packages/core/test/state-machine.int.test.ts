@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bankRef } from "../src/conversations/bank";
+import { bankRef, loadBankContext } from "../src/conversations/bank";
 import {
   assign,
   type ConversationState,
@@ -10,6 +10,7 @@ import {
 } from "../src/conversations/transitions";
 import type { DomainEvent } from "../src/kernel/domain-events";
 import type { Trx } from "../src/kernel/executor";
+import { backfillStep } from "../src/routing/backfill";
 import {
   type Bank,
   onboardBank,
@@ -20,6 +21,7 @@ import {
 import {
   ALWAYS_OPEN,
   bankAgent,
+  contractKsc,
   conversationRow,
   insertQueuedConversation,
   loadOf,
@@ -30,13 +32,15 @@ import {
 } from "../../../test/routing/helpers";
 
 let system: TestSystem;
+let provider: Awaited<ReturnType<typeof providerClient>>;
 let bank: Bank;
 let agent: Person;
 let colleague: Person;
 
 beforeAll(async () => {
   system = await startTestSystem();
-  bank = await onboardBank(system, await providerClient(system));
+  provider = await providerClient(system);
+  bank = await onboardBank(system, provider);
   await setRouting(bank, { mode: "in_house", serviceHours: ALWAYS_OPEN });
   agent = await bankAgent(system, bank, { maxChats: 1 });
   colleague = await bankAgent(system, bank, { maxChats: 3 });
@@ -215,5 +219,34 @@ describe("the conversation state machine (core/conversations/transitions)", () =
     expect(reopened.body.conversation).toMatchObject({ status: "open", assigneeUserId: colleague.id });
     const again = await admin.post(`/v1/tenants/${bank.slug}/conversations/${conversationId}/reopen`);
     expect(again.status).toBe(409);
+  });
+
+  it("never gives a chat to the agent of a KSC whose contract ended after the caller read it", async () => {
+    const oldKsc = await contractKsc(system, provider, [bank], 1);
+    const oldAgent = oldKsc.agents[0] as Person;
+    await online(oldAgent);
+    const stale = await loadBankContext(system.services.db, bank.tenantId);
+    expect(stale.kscOrgId).not.toBeNull();
+    const { conversationId } = await insertQueuedConversation(system, bank);
+    await transition(conversationId, (trx, row) =>
+      enqueue(trx, ref(), row, {
+        queue: "ksc",
+        handledBy: "ksc",
+        kscOrgId: stale.kscOrgId,
+        by: "routing",
+        byUserId: null,
+        decision: decision("test.ksc"),
+        resetQueuedAt: false,
+        now: new Date(),
+      }),
+    );
+    const newKsc = await contractKsc(system, provider, [bank], 1);
+    expect(newKsc.slug).not.toBe(oldKsc.slug);
+    // A back-fill that loaded the bank before the change still runs with the old organisation's agents.
+    const assigned = await backfillStep(system.services, stale, "ksc");
+    expect(assigned).toBeNull();
+    expect(await loadOf(system, oldAgent.id)).toBe(0);
+    const row = await conversationRow(system, bank, conversationId);
+    expect(row).toMatchObject({ status: "queued", queue: "ksc", assignee_user_id: null });
   });
 });

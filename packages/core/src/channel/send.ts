@@ -14,6 +14,7 @@ import { type Changes, inTransaction } from "../outbox/unit-of-work";
 import { checkAgentDraft, draftActorKind, maskForStorage, maskJsonForStorage } from "../rules/guard";
 import type { Services } from "../services";
 import type { TenantAccess } from "../tenants/access";
+import { kscMaySee, kscScopeOf } from "../tenants/ksc-scope";
 import { PRIORITY } from "@kanal/queue";
 
 export type SendInput =
@@ -70,6 +71,9 @@ export async function sendMessage(
       "c.status",
       "c.assignee_user_id",
       "c.rule_id",
+      "c.ksc_org_id",
+      "c.handled_by",
+      "c.queue",
       "cu.wa_id",
       "cu.name",
       "cu.profile_name",
@@ -78,8 +82,10 @@ export async function sendMessage(
     ])
     .where("c.id", "=", conversationId)
     .executeTakeFirst();
-  if (!conversation) throw notFound("Conversation");
   const actor = ctx.actor;
+  // A KSC agent learns nothing about a chat outside their organisation's scope, not even that it exists.
+  const scope = kscScopeOf(access, actor.kind === "user" ? actor.userId : null);
+  if (!conversation || (scope && !kscMaySee(conversation, scope))) throw notFound("Conversation");
   const isAssignee = actor.kind === "user" && conversation.assignee_user_id === actor.userId;
   const isBankAdmin = access.via === "member" && access.role === "bank_admin";
   if (!isAssignee && !isBankAdmin)

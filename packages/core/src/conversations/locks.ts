@@ -25,11 +25,22 @@ export function bankRoutingLockSql(tenantId: string) {
 export function claimAgentSlotSql(
   userId: string,
   maxChats: number | null,
-  options: { requireOnline: boolean } = { requireOnline: true },
+  options: { requireOnline: boolean; contractedTo?: { tenantId: string; kscOrgId: string } } = {
+    requireOnline: true,
+  },
 ) {
+  const contract = options.contractedTo;
   return sql`update control.agent_state set open_count = open_count + 1, last_assigned_at = now()
     where user_id = ${userId}
     ${maxChats !== null ? sql`and open_count < ${maxChats}` : sql``}
     ${options.requireOnline ? sql`and presence = 'online'` : sql``}
+    ${
+      // A KSC agent gets a chat only while their organisation is the bank's KSC: the caller read the
+      // contract before it took the bank's lock, and a contract change may have committed in between.
+      contract
+        ? sql`and exists (select 1 from control.ksc_contracts k
+            where k.tenant_id = ${contract.tenantId} and k.ksc_org_id = ${contract.kscOrgId})`
+        : sql``
+    }
     returning user_id, open_count`;
 }

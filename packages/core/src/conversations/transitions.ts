@@ -268,7 +268,12 @@ export async function assign(
   await lockAgentRows(trx, [previous, input.userId]);
   const conversations = sql.id(bank.schema, "conversations");
   const result = await sql<{ applied: boolean }>`
-    with claim as (${claimAgentSlotSql(input.userId, input.maxChats, { requireOnline: input.requireOnline })}),
+    with claim as (${claimAgentSlotSql(input.userId, input.maxChats, {
+      requireOnline: input.requireOnline,
+      ...(input.handledBy === "ksc" && {
+        contractedTo: { tenantId: bank.id, kscOrgId: input.kscOrgId ?? "" },
+      }),
+    })}),
     ${
       previous
         ? sql`released as (update control.agent_state set open_count = greatest(open_count - 1, 0)
@@ -331,7 +336,12 @@ export async function enqueue(
     }
     updated as (
       update ${conversations} set status = 'queued', assignee_user_id = null, handled_by = ${input.handledBy},
-        ksc_org_id = coalesce(${input.kscOrgId}, ksc_org_id), queue = ${input.queue},
+        ksc_org_id = ${
+          // The KSC queue belongs to the organisation contracted when this commits, whatever the caller read.
+          input.queue === "ksc"
+            ? sql`coalesce((select k.ksc_org_id from control.ksc_contracts k where k.tenant_id = ${bank.id}), ${input.kscOrgId}, ksc_org_id)`
+            : sql`coalesce(${input.kscOrgId}, ksc_org_id)`
+        }, queue = ${input.queue},
         queued_at = ${input.resetQueuedAt ? sql`${input.now}` : sql`coalesce(queued_at, ${input.now})`},
         routing = ${JSON.stringify(input.decision)}::jsonb ${flagsSql(input.addFlags)}
       where id = ${c.id} returning id),

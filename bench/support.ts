@@ -86,7 +86,7 @@ export async function startBenchSystem(
   } as Record<string, string>;
   const config = loadConfig(fullEnv);
   const services = createServices(config, { name: "kanal-bench", dbPoolSize: 20 });
-  const hub = new EventHub(new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }));
+  const hub = new EventHub(new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }), config.QUEUE_PREFIX);
   await hub.start();
   const app = newApp(services, hub, apiHooks(services));
   return {

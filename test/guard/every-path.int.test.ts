@@ -150,7 +150,11 @@ async function webhookBodiesOf(wamid: string): Promise<string[]> {
 
 /** Every payload in a person's Redis event stream (what a reconnecting browser replays). */
 async function streamOf(userId: string): Promise<{ type: string; data: Record<string, unknown> }[]> {
-  const entries = await system.services.redis.xrange(`kanal:events:${userId}`, "-", "+");
+  const entries = await system.services.redis.xrange(
+    `${system.services.config.QUEUE_PREFIX}:events:${userId}`,
+    "-",
+    "+",
+  );
   return entries.flatMap(([, fields]) => {
     const raw = fields[1];
     return raw ? [JSON.parse(raw) as { type: string; data: Record<string, unknown> }] : [];

@@ -39,7 +39,7 @@ async function routedConversationOf(bank: Bank, waId: string) {
 }
 
 async function assignedEvents(userId: string) {
-  return (await replaySince(system.services.redis, userId, "0")).filter(
+  return (await replaySince(system.services.redis, system.services.config.QUEUE_PREFIX, userId, "0")).filter(
     (e) => e.type === "conversation.assigned",
   );
 }
@@ -72,7 +72,7 @@ describe("routing driven by signed WhatsApp webhooks", () => {
     // A follow-up message of the first customer stays in the same conversation with the same agent.
     await customerWrites(bank, first, "Noch eine Frage");
     await eventually(async () =>
-      (await replaySince(system.services.redis, agent.id, "0")).some((e) => e.type === "message.created"),
+      (await replaySince(system.services.redis, system.services.config.QUEUE_PREFIX, agent.id, "0")).some((e) => e.type === "message.created"),
     );
     expect((await routedConversationOf(bank, first)).id).toBe(c1.id);
 

@@ -50,7 +50,7 @@ export async function startTestSystem(
     tenantMigrations: options.tenantMigrations,
     logDestination: options.logDestination,
   });
-  const hub = new EventHub(new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }));
+  const hub = new EventHub(new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }), config.QUEUE_PREFIX);
   await hub.start();
   const app = newApp(services, hub, { ...apiHooks(services), extend: options.extend });
   return {

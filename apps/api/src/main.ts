@@ -9,7 +9,7 @@ import { serveWebConsole } from "./static";
 
 const config = loadConfig();
 const services = createServices(config, { name: "kanal-api", dbPoolSize: 20 });
-const hub = new EventHub(new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }));
+const hub = new EventHub(new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }), config.QUEUE_PREFIX);
 await hub.start();
 const app = newApp(services, hub, { ...apiHooks(services), extend: serveWebConsole(config.WEB_DIST_DIR) });
 

@@ -112,12 +112,19 @@ async function textColumnsContaining(needle: RegExp) {
   return hits;
 }
 
+/** Every key this deployment writes lives under its QUEUE_PREFIX (queues, limiter, throttle, event streams). */
 async function redisContaining(needle: string) {
   const redis = system.services.redis;
   const hits: string[] = [];
   let cursor = "0";
   do {
-    const [next, keys] = await redis.scan(cursor, "COUNT", 500);
+    const [next, keys] = await redis.scan(
+      cursor,
+      "MATCH",
+      `${system.services.config.QUEUE_PREFIX}*`,
+      "COUNT",
+      500,
+    );
     cursor = next;
     for (const key of keys) {
       const type = await redis.type(key);

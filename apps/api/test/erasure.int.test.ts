@@ -61,11 +61,11 @@ function pgDump(): Promise<string> {
   });
 }
 
-/** Every key of this run's prefix and every agent event stream: its name and its whole value. */
+/** Every key of this run's prefix (queues, limiter, throttle, event streams): its name and its whole value. */
 async function redisDump(): Promise<string> {
   const redis = system.services.redis;
   const parts: string[] = [];
-  for (const match of [`${system.services.config.QUEUE_PREFIX}*`, "kanal:events:*"]) {
+  for (const match of [`${system.services.config.QUEUE_PREFIX}*`]) {
     let cursor = "0";
     do {
       const [next, keys] = await redis.scan(cursor, "MATCH", match, "COUNT", 1000);
@@ -227,7 +227,7 @@ describe("erasure", () => {
     const redisBefore = await redisDump();
     expect(found(redisBefore, needles)).toContain("name");
     // Streams only serve a reconnect's replay: each publish sets them to expire a day later.
-    const ttl = await system.services.redis.ttl(`kanal:events:${agent.id}`);
+    const ttl = await system.services.redis.ttl(`${system.services.config.QUEUE_PREFIX}:events:${agent.id}`);
     expect(ttl).toBeGreaterThan(STREAM_TTL_SECONDS - 600);
     expect(ttl).toBeLessThanOrEqual(STREAM_TTL_SECONDS);
     const events = await system.services.db
@@ -422,7 +422,7 @@ describe("retention of raw webhook events", () => {
     const known = await contact({ external_ref: unique("ref-") });
     const optedIn = await contact({ opted_in_at: daysAgo(25) });
     // A stream written before streams expired by themselves gets an expiry from the sweep.
-    const legacyStream = `kanal:events:${unique("usr_legacy")}`;
+    const legacyStream = `${system.services.config.QUEUE_PREFIX}:events:${unique("usr_legacy")}`;
     await system.services.redis.xadd(legacyStream, "*", "e", "{}");
     expect(await system.services.redis.ttl(legacyStream)).toBe(-1);
     const job = await system.services.queues.maintenance.add(

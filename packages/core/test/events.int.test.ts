@@ -8,11 +8,13 @@ import { type AgentEvent, EventHub, publishToUsers, replaySince } from "../src/r
 const raw = (type: AgentEventPayload["type"], data: Record<string, unknown>) =>
   ({ type, data }) as unknown as AgentEventPayload;
 
+/** The test run's own namespace, as QUEUE_PREFIX gives every deployment. */
+const PREFIX = `kanal-test-${inject("runId")}`;
 let redis: Redis;
 let hub: EventHub;
 beforeAll(async () => {
   redis = new Redis(inject("redisUrl"), { maxRetriesPerRequest: null });
-  hub = new EventHub(new Redis(inject("redisUrl"), { maxRetriesPerRequest: null }));
+  hub = new EventHub(new Redis(inject("redisUrl"), { maxRetriesPerRequest: null }), PREFIX);
   await hub.start();
 });
 afterAll(async () => {
@@ -31,13 +33,14 @@ it("an event reaches each recipient's stream and live subscription with the same
   for (const [userId, list] of live) hub.subscribe(userId, (e) => list.push(e));
   await publishToUsers(
     redis,
+    PREFIX,
     [a, b, a],
     raw("conversation.assigned", { conversationId: "conv_1", note: 'a "quoted" ü' }),
   );
-  await publishToUsers(redis, [b], raw("message.created", { n: 2 }));
+  await publishToUsers(redis, PREFIX, [b], raw("message.created", { n: 2 }));
   await expect.poll(() => (live.get(b) ?? []).length).toBe(2);
   await expect.poll(() => (live.get(a) ?? []).length).toBe(1);
-  for (const [userId, list] of live) expect(list).toEqual(await replaySince(redis, userId, "0"));
+  for (const [userId, list] of live) expect(list).toEqual(await replaySince(redis, PREFIX, userId, "0"));
   expect(live.get(a)?.[0]).toMatchObject({
     type: "conversation.assigned",
     data: { conversationId: "conv_1", note: 'a "quoted" ü' },

@@ -590,5 +590,5 @@ async function eraseFromRedis(
     erased.waIds.flatMap((waId) => pairKeys(services.config.QUEUE_PREFIX, number, waId)),
   );
   if (keys.length > 0) await services.redis.del(...keys);
-  await forgetConversations(services.redis, erased.people, erased.conversationIds);
+  await forgetConversations(services.redis, services.config.QUEUE_PREFIX, erased.people, erased.conversationIds);
 }

@@ -112,7 +112,7 @@ export function realtimeListener(services: Services) {
   return async (events: readonly DomainEvent[]): Promise<void> => {
     for (const event of events) {
       for (const { userId, event: payload } of agentEventsOf(event)) {
-        await publishToUsers(services.redis, [userId], payload);
+        await publishToUsers(services.redis, services.config.QUEUE_PREFIX, [userId], payload);
       }
     }
   };

@@ -10,8 +10,12 @@ const STREAM_LEN = 500;
  * every publish sets it to expire this long after the person's last event, so old payloads age out.
  */
 export const STREAM_TTL_SECONDS = 24 * 60 * 60;
-const CHANNEL = "kanal:events";
-export const streamKey = (userId: string) => `kanal:events:${userId}`;
+/**
+ * Keys and channel live under the deployment's `QUEUE_PREFIX` (like the queues): two deployments, or two
+ * test runs, on one Redis never see each other's events.
+ */
+const channelOf = (prefix: string) => `${prefix}:events`;
+export const streamKey = (prefix: string, userId: string) => `${prefix}:events:${userId}`;
 
 /**
  * Events for a person go to a short per-person Redis stream (so a reconnecting browser can replay from
@@ -20,6 +24,7 @@ export const streamKey = (userId: string) => `kanal:events:${userId}`;
  */
 export async function publishToUsers(
   redis: Redis,
+  prefix: string,
   userIds: readonly string[],
   event: AgentEventPayload,
 ): Promise<void> {
@@ -31,10 +36,10 @@ export async function publishToUsers(
   const pipeline = publisher.pipeline() as ReturnType<Redis["pipeline"]> & PublishCommand;
   for (const userId of unique)
     pipeline.kanalPublishEvent(
-      streamKey(userId),
+      streamKey(prefix, userId),
       String(STREAM_LEN),
       payload,
-      CHANNEL,
+      channelOf(prefix),
       JSON.stringify(userId),
       String(STREAM_TTL_SECONDS),
     );
@@ -98,13 +103,14 @@ function withPublishCommand(redis: Redis): Redis & PublishCommand {
  */
 export async function forgetConversations(
   redis: Redis,
+  prefix: string,
   userIds: readonly string[],
   conversationIds: readonly string[],
 ): Promise<number> {
   const users = [...new Set(userIds)];
   if (users.length === 0 || conversationIds.length === 0) return 0;
   const pipeline = withPublishCommand(redis).pipeline() as ReturnType<Redis["pipeline"]> & PublishCommand;
-  for (const userId of users) pipeline.kanalForgetConversations(streamKey(userId), ...conversationIds);
+  for (const userId of users) pipeline.kanalForgetConversations(streamKey(prefix, userId), ...conversationIds);
   let deleted = 0;
   for (const [error, count] of (await pipeline.exec()) ?? []) {
     if (error) throw error;
@@ -118,11 +124,11 @@ export async function forgetConversations(
  * themselves, or of people who never received an event since, would otherwise keep their payloads for
  * ever. Run by the retention sweep; returns how many streams got an expiry.
  */
-export async function expireStreamsWithoutTtl(redis: Redis): Promise<number> {
+export async function expireStreamsWithoutTtl(redis: Redis, prefix: string): Promise<number> {
   let cursor = "0";
   let expired = 0;
   do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", streamKey("*"), "COUNT", 1000, "TYPE", "stream");
+    const [next, keys] = await redis.scan(cursor, "MATCH", streamKey(prefix, "*"), "COUNT", 1000, "TYPE", "stream");
     cursor = next;
     if (keys.length === 0) continue;
     const pipeline = redis.pipeline();
@@ -135,8 +141,13 @@ export async function expireStreamsWithoutTtl(redis: Redis): Promise<number> {
   return expired;
 }
 
-export async function replaySince(redis: Redis, userId: string, lastEventId: string): Promise<AgentEvent[]> {
-  const entries = await redis.xrange(streamKey(userId), `(${lastEventId}`, "+", "COUNT", STREAM_LEN);
+export async function replaySince(
+  redis: Redis,
+  prefix: string,
+  userId: string,
+  lastEventId: string,
+): Promise<AgentEvent[]> {
+  const entries = await redis.xrange(streamKey(prefix, userId), `(${lastEventId}`, "+", "COUNT", STREAM_LEN);
   return entries.flatMap(([id, fields]) => {
     const raw = fields[1];
     if (!raw) return [];
@@ -152,7 +163,10 @@ export class EventHub {
   private readonly listeners = new Map<string, Set<Listener>>();
   private started = false;
 
-  constructor(private readonly subscriber: Redis) {}
+  constructor(
+    private readonly subscriber: Redis,
+    private readonly prefix: string,
+  ) {}
 
   async start(): Promise<void> {
     if (this.started) return;
@@ -165,7 +179,7 @@ export class EventHub {
     });
     this.subscriber.on("error", () => undefined); // reconnects by itself; readiness reports Redis
     // ioredis re-subscribes after a reconnect; a Redis that is down at start must not block the API.
-    const subscribed = this.subscriber.subscribe(CHANNEL).catch(() => undefined);
+    const subscribed = this.subscriber.subscribe(channelOf(this.prefix)).catch(() => undefined);
     await Promise.race([subscribed, new Promise((r) => setTimeout(r, 2_000).unref())]);
   }
 

@@ -28,7 +28,7 @@ export const retentionProcessor = defineProcessor({
           { conversations: deleted, webhookEvents },
           "retention sweep deleted conversations and raw webhook events",
         );
-      const streamsExpiring = await expireStreamsWithoutTtl(services.redis);
+      const streamsExpiring = await expireStreamsWithoutTtl(services.redis, services.config.QUEUE_PREFIX);
       return { banks: results.length, conversations: deleted, webhookEvents, streamsExpiring };
     },
   },

@@ -73,6 +73,8 @@ interface CustomerMessage {
   text?: string;
   type?: "text" | "image" | "document";
   filename?: string;
+  /** the customer's WhatsApp profile name */
+  name?: string;
 }
 
 /** A customer writes through the simulator (a signed Meta webhook); returns the message's wamid. */
@@ -503,5 +505,17 @@ describe("masking gaps, end to end", () => {
       expect(bodies.length).toBeGreaterThan(0);
       for (const body of bodies) expect(hasClearCard(body)).toBe(false);
     }
+  });
+
+  it("a card number in the customer's WhatsApp profile name never reaches storage in clear", async () => {
+    const waId = uniqueDigits(12);
+    const wamid = await customerWrites(bank, waId, { text: "Hallo", name: `Erika ${CARD}` });
+    const customer = await eventually(() =>
+      tdb(bank).selectFrom("customers").select("profile_name").where("wa_id", "=", waId).executeTakeFirst(),
+    );
+    expect(customer.profile_name).toBe(`Erika ${MASKED_CARD}`);
+    const bodies = await webhookBodiesOf(wamid);
+    expect(bodies.length).toBeGreaterThan(0);
+    for (const body of bodies) expect(hasClearCard(body)).toBe(false);
   });
 });

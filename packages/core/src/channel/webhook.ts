@@ -72,8 +72,24 @@ export function findingKinds(findings: MaskFinding[]): string[] {
  * the one-time hint although it only ever sees the masked text.
  */
 export function maskWebhookPayload(payload: WebhookPayload): WebhookPayload {
+  maskInPlace(payload);
+  return payload;
+}
+
+/** Masks the payload in place; true when anything was masked. */
+function maskInPlace(payload: WebhookPayload): boolean {
+  let changed = false;
   for (const entry of payload.entry ?? []) {
     for (const change of entry.changes ?? []) {
+      // A profile name is typed by the customer too.
+      for (const contact of change.value?.contacts ?? []) {
+        if (contact.profile?.name === undefined) continue;
+        const masked = maskForStorage(contact.profile.name);
+        if (masked.findings.length > 0) {
+          contact.profile.name = masked.text;
+          changed = true;
+        }
+      }
       for (const m of change.value?.messages ?? []) {
         const findings: MaskFinding[] = [];
         const mask = (s: string | undefined) => {
@@ -100,11 +116,12 @@ export function maskWebhookPayload(payload: WebhookPayload): WebhookPayload {
         if (findings.length > 0) {
           const earlier = Array.isArray(m.kanal_masked) ? (m.kanal_masked as string[]) : [];
           m.kanal_masked = [...new Set([...earlier, ...findingKinds(findings)])];
+          changed = true;
         }
       }
     }
   }
-  return payload;
+  return changed;
 }
 
 export type StoredWebhook = { id: string; status: "pending" | "dead"; receivedAt: Date };
@@ -134,11 +151,7 @@ function webhookRow(raw: string): WebhookRow {
 
 /** The masked payload as JSON when masking found something, otherwise null (store the raw bytes). */
 function maskedOrNull(parsed: WebhookPayload): string | null {
-  const masked = maskWebhookPayload(parsed);
-  const changed = (masked.entry ?? []).some((e) =>
-    (e.changes ?? []).some((c) => (c.value?.messages ?? []).some((m) => m.kanal_masked !== undefined)),
-  );
-  return changed ? JSON.stringify(masked) : null;
+  return maskInPlace(parsed) ? JSON.stringify(parsed) : null;
 }
 
 /**

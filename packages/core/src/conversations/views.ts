@@ -272,5 +272,6 @@ export async function messageMedia(
       requestId: ctx.requestId,
     });
   }
-  return row;
+  // The filename goes into the download's header: the same view of it as in the conversation.
+  return { ...row, filename: viewText(row.filename, viewerOf(access)) };
 }

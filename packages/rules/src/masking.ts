@@ -24,8 +24,9 @@ const SECRET_MASK = "****";
 
 /*
  * Detection runs on a `digitView` of the text (every Unicode digit as ASCII, a run of separators between
- * digits as one space: "4111.1111", "４１１１ １１１１", "4111\u00A0\u00A01111" all read "4111 1111"); the
- * replacements go into the original text. Every pattern below is linear: no nested quantifiers over the
+ * digits as one space: "4111.1111", "４１１１ １１１１", "4111\u00A0\u00A01111", "4111_1111", "4111\n1111",
+ * "4111,1111" all read "4111 1111"; see `digitView` for which separators join groups); the replacements go
+ * into the original text. Every pattern below is linear: no nested quantifiers over the
  * same characters.
  */
 
@@ -105,6 +106,32 @@ function cardReplacement(digits: string, findings: MaskFinding[]): string {
 const afterReferenceLabel = (text: string, offset: number) =>
   REFERENCE_LABEL.test(text.slice(Math.max(0, offset - 30), offset));
 
+/**
+ * A date and time as cameras, scanners and phones put them into file names ("IMG_20240512_143022.jpg",
+ * "Screenshot_2024-05-12-14-30-22.png", "PXL_20240512_143022123.jpg"): 14 or 17 digits, YYYYMMDDHHMMSS
+ * and milliseconds, the date a group (or groups) of its own. Now that underscores join groups, one in ten
+ * of them would pass Luhn. No card scheme issues 14- or 17-digit numbers starting with 20 (Mastercard's
+ * 2-series is 2221–2720, 16 digits), so this costs no card.
+ */
+function isTimestamp(digits: string, groups: readonly string[], first: number): boolean {
+  if (digits.length !== 14 && digits.length !== 17) return false;
+  let dateDigits = 0;
+  for (let g = first; dateDigits < 8 && g < groups.length; g++) dateDigits += (groups[g] as string).length;
+  if (dateDigits !== 8) return false;
+  const at = (from: number) => Number(digits.slice(from, from + 2));
+  const [century, month, day, hour, minute, second] = [at(0), at(4), at(6), at(8), at(10), at(12)];
+  return (
+    century === 20 &&
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= 31 &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59
+  );
+}
+
 /** Groups `first..last` (inclusive) of a run. */
 interface GroupWindow {
   first: number;
@@ -122,6 +149,11 @@ class CardRun {
     return looksLikeCard(digits) && (!this.afterLabel || CARD_LENGTHS_AFTER_LABEL.has(digits.length));
   }
 
+  /** Whether groups `first..` (their `digits`) form a card number. */
+  private isCardAt(first: number, digits: string): boolean {
+    return this.isCard(digits) && !isTimestamp(digits, this.groups, first);
+  }
+
   /** The windows from group `start` (not past `limit`) that form a card number, shortest first. */
   windowsFrom(start: number, limit: number): GroupWindow[] {
     const windows: GroupWindow[] = [];
@@ -130,7 +162,7 @@ class CardRun {
     let digits = "";
     for (let j = start; j <= limit && digits.length < 19; j++) {
       digits += this.groups[j];
-      if (this.isCard(digits)) windows.push({ first: start, last: j });
+      if (this.isCardAt(start, digits)) windows.push({ first: start, last: j });
     }
     return windows;
   }
@@ -150,7 +182,7 @@ class CardRun {
    */
   cards(lo: number, hi: number, out: GroupWindow[]): void {
     if (lo > hi) return;
-    if (this.isCard(this.groups.slice(lo, hi + 1).join(""))) {
+    if (this.isCardAt(lo, this.groups.slice(lo, hi + 1).join(""))) {
       out.push({ first: lo, last: hi });
       return;
     }
@@ -181,6 +213,28 @@ class CardRun {
 }
 
 const LETTER = /\p{L}/u;
+
+/**
+ * A card written "(4111) 1111 1111 1111" is replaced with its brackets: the "(" before it or the ")" after
+ * it goes with the bracket the replaced range holds, so no half of a pair is left behind.
+ */
+function withBrackets(original: string, replacement: Replacement): Replacement {
+  const { start, end } = replacement;
+  let opens = 0;
+  let closes = 0;
+  for (let k = start; k < end; k++) {
+    const code = original.charCodeAt(k);
+    if (code === 40 || code === 0xff08) opens++;
+    else if (code === 41 || code === 0xff09) closes++;
+  }
+  const before = original.charCodeAt(start - 1);
+  const after = original.charCodeAt(end);
+  return {
+    ...replacement,
+    start: closes > opens && (before === 40 || before === 0xff08) ? start - 1 : start,
+    end: opens > closes && (after === 41 || after === 0xff09) ? end + 1 : end,
+  };
+}
 
 function maskCardNumbers(view: DigitView, findings: MaskFinding[]): DigitView {
   // IBANs are not cards (and are masked for KSC viewers): their digits take no part in the search.
@@ -217,20 +271,24 @@ function maskCardNumbers(view: DigitView, findings: MaskFinding[]): DigitView {
       const from = groupStart[window.first] as number;
       const to = (groupStart[window.last] as number) + (groups[window.last] as string).length;
       const digits = groups.slice(window.first, window.last + 1).join("");
-      replacements.push(inOriginal(view, from, to, cardReplacement(digits, findings)));
+      replacements.push(
+        withBrackets(view.original, inOriginal(view, from, to, cardReplacement(digits, findings))),
+      );
     }
   }
   return replaced(view, replacements);
 }
 
+// Delimited by anything but a letter or digit: "PIN_1234" (a file name) as well as "PIN: 1234".
 const SECRET_KEYWORD =
-  /\b(pin(?:-?nummer|-?code)?|geheimzahl|geheimnummer|(?:push-?|sms-?|chip-?|mobile-?)?tan(?:-?nummer|-?code)?|transaktionsnummer|passwort|passwords?|kennwort|cvc2?|cvv2?|(?:karten)?(?:prüf|pruef)(?:ziffer|nummer|zahl)|sicherheitscode)\b/giu;
+  /(?<![\p{L}\p{N}])(pin(?:-?nummer|-?code)?|geheimzahl|geheimnummer|(?:push-?|sms-?|chip-?|mobile-?)?tan(?:-?nummer|-?code)?|transaktionsnummer|passwort|passwords?|kennwort|cvc2?|cvv2?|(?:karten)?(?:prüf|pruef)(?:ziffer|nummer|zahl)|sicherheitscode)(?![\p{L}\p{N}])/giu;
 
 // Words between the keyword and the value: "meine TAN ist die 123456", "PIN lautet: 1234".
 const VERB = /\s*(?:(?:ist|lautet|lautete|lauten|war|wäre|waere|heißt|heisst)\b)/iuy;
 const FILLER = /\s+(?:jetzt|nun|noch|immer|die|der|das|neue|alte|aktuell|momentan|übrigens|uebrigens)\b/iuy;
 const ASSIGN = /\s*[:=]\s*/uy;
-const SPACES = /\s*/uy;
+// Spaces or one underscore or dash in between: "PIN 1234", "PIN_1234.txt", "PIN-1234".
+const SPACES = /\s*[_-]?\s*/uy;
 
 /** The length of what `sticky` matches at `position` in `text`, or -1. */
 function matchLengthAt(sticky: RegExp, text: string, position: number): number {
@@ -438,9 +496,15 @@ export function maskInbound(text: string): MaskResult {
   return untilStable(text, inboundPass);
 }
 
-// Country code, check digits and 10–30 more letters or digits, one separator allowed between any two of
-// them (the view has already made a run of spaces or separators between digits one space).
-const IBAN_CANDIDATE = /\b[A-Za-z]{2}[ ./-]?\d[ ./-]?\d(?:[ ./-]?[A-Za-z0-9]){10,30}/g;
+// Country code, check digits and 10–30 more letters or digits, one separator (space, dash, dot, slash,
+// underscore, a line break) allowed between any two of them (the view has already made a run of
+// separators between digits one space). Not preceded by a letter or digit; an underscore delimits
+// ("Rechnung_DE89…pdf", "IBAN_DE89…").
+const IBAN_SEPARATOR = String.raw`(?:\r\n|[ ./_\n\r\v\f\u0085\u2028\u2029-])?`;
+const IBAN_CANDIDATE = new RegExp(
+  String.raw`(?<![A-Za-z0-9])[A-Za-z]{2}${IBAN_SEPARATOR}\d${IBAN_SEPARATOR}\d(?:${IBAN_SEPARATOR}[A-Za-z0-9]){10,30}`,
+  "g",
+);
 /** The length of each country's IBANs. */
 const IBAN_LENGTH = new Map(
   Object.entries(getCountrySpecifications()).flatMap(([country, spec]) =>
@@ -455,6 +519,9 @@ interface IbanMatch {
 }
 
 const ibansByView = new WeakMap<DigitView, IbanMatch[]>();
+
+const isAsciiAlnum = (code: number) =>
+  (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
 
 /** Valid IBANs in a view, in order (looked for once per view: the card search needs them as well). */
 function findIbans(view: DigitView): IbanMatch[] {
@@ -473,7 +540,7 @@ function findIbans(view: DigitView): IbanMatch[] {
     let last = 0;
     for (let i = 0; i < candidate.length && electronic.length < length; i++) {
       const code = candidate.charCodeAt(i);
-      if (code === 32 || code === 45 || code === 46 || code === 47) continue; // the separators " -./"
+      if (!isAsciiAlnum(code)) continue; // a separator
       electronic += String.fromCharCode(code >= 97 ? code - 32 : code);
       last = i;
     }
@@ -501,7 +568,7 @@ function maskIbans(view: DigitView, findings: MaskFinding[]): DigitView {
 }
 
 const ACCOUNT_NUMBER =
-  /\b(konto(?:-?nummer|-?nr\.?)?|kto\.?\s?-?nr\.?|depot(?:-?nummer|-?nr\.?)|depotnr\.?)(\s*(?:ist|lautet|:|=|-)?\s*)(\d(?: ?\d){4,11})(?![\d*])/giu;
+  /(?<![\p{L}\p{N}])(konto(?:-?nummer|-?nr\.?)?|kto\.?\s?-?nr\.?|depot(?:-?nummer|-?nr\.?)|depotnr\.?)(\s*(?:ist|lautet|:|=|-|_)?\s*)(\d(?: ?\d){4,11})(?![\d*])/giu;
 const AMOUNT_AFTER = /\s*(?:euro|eur|€)/iuy;
 
 function maskAccountNumbers(view: DigitView, findings: MaskFinding[]): DigitView {

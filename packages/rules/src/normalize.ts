@@ -90,11 +90,27 @@ const WORD_CHAR = /[\p{L}\p{N}]/u;
 /**
  * The masking's view of a text: every Unicode decimal digit (`\p{Nd}`: ASCII, fullwidth, Arabic-Indic, …)
  * as its ASCII digit, fullwidth ASCII (U+FF01–FF5E) as ASCII, every dash (`\p{Pd}`, U+2212) as "-", and a
- * run of separators between two digits ("4111.1111", "4111\u00A0\u00A01111", "1 - 2") as one space. A run
- * of spaces (any `\p{Zs}`, tab, zero-width space) between two ASCII letters or digits is one space as well.
- * Separators between letters keep their form ("PIN-Nummer", "Kto.-Nr."), line breaks are never
- * separators. The map gives, for each view character, the original range it came from, so callers detect
- * on the view and replace the original.
+ * run of separators between two digits as one space, so a number reads the same however its groups are
+ * separated:
+ *
+ * - Spaces (any `\p{Zs}`, tab, zero-width space), dashes, dots, slashes and underscores, in any number and
+ *   mix: "4111.1111", "4111\u00A0\u00A01111", "1 - 2", "4111_1111" (file names).
+ * - With those, at most one line break (LF, CR, CR LF, VT, FF, NEL, U+2028, U+2029): a number written
+ *   over two or four lines. Not a blank line: that ends a number.
+ * - One group mark alone, with nothing around it: comma, plus, apostrophe (' ’ ‘ ʼ), a middle dot or
+ *   bullet (· • ‧ ∙ ⋅ ・), the Arabic decimal and thousands separators, a single asterisk: "4111,1111",
+ *   "1'234'567". With spaces around they separate items of a list ("4711, 4712"; "1200 + 300"), and a run
+ *   of asterisks is a mask ("**** **** **** 1234"), so those stay as they are.
+ * - Brackets around a group: ")" first and "(" last in a run ("(4111) 1111", "4111 (1111)").
+ *
+ * A line break, a group mark or a bracket joins only groups of three digits or more on both sides:
+ * card numbers are written in groups of four (Amex 4-6-5), while dates, amounts and times on separate
+ * lines or after a comma have groups of one or two ("12.05.2024\n13.05.2024", "12,50", "45,90\n13,20")
+ * and must not melt into one long run where some 16 digits pass Luhn by chance.
+ *
+ * A run of spaces between two ASCII letters or digits is one space as well. Everything else keeps its
+ * form ("PIN-Nummer", "Kto.-Nr.", "PIN:\n1234", "Rechnung_DE89…"). The map gives, for each view
+ * character, the original range it came from, so callers detect on the view and replace the original.
  */
 export interface DigitView {
   readonly text: string;
@@ -126,10 +142,56 @@ export function decimalDigitValue(codePoint: number): number {
   return value;
 }
 
-// Separator kinds: none, a space (any \p{Zs}, tab, zero-width), punctuation (any dash, dot, slash).
+// Separator kinds (see `digitView`).
 const NOT_SEPARATOR = 0;
+/** any \p{Zs}, tab, zero-width space */
 const SPACE = 1;
+/** any dash, dot, slash, underscore */
 const PUNCT = 2;
+/** a line break (CR LF counts as one) */
+const LINE = 3;
+/** a group mark: only alone between two digits */
+const MARK = 4;
+/** "(": only last in a run */
+const OPEN = 5;
+/** ")": only first in a run */
+const CLOSE = 6;
+
+/** Separator kinds of ASCII characters (fullwidth forms fold to these). */
+function asciiKind(code: number): number {
+  switch (code) {
+    case 32:
+    case 9:
+      return SPACE;
+    case 45: // -
+    case 46: // .
+    case 47: // /
+    case 95: // _
+      return PUNCT;
+    case 10:
+    case 11:
+    case 12:
+    case 13:
+      return LINE;
+    case 39: // '
+    case 42: // *
+    case 43: // +
+    case 44: // ,
+      return MARK;
+    case 40:
+      return OPEN;
+    case 41:
+      return CLOSE;
+    default:
+      return NOT_SEPARATOR;
+  }
+}
+
+const LINE_BREAKS = new Set([0x85, 0x2028, 0x2029]);
+// ’ ‘ ʼ (what phones make of an apostrophe), middle dots and bullets, Arabic decimal/thousands separators.
+const GROUP_MARKS = new Set([
+  0x2019, 0x2018, 0x2bc, 0xb7, 0x2022, 0x2027, 0x2219, 0x22c5, 0x30fb, 0x66b, 0x66c,
+]);
 
 // Per BMP code unit, filled lazily: its code in the view and its separator kind (-1: not looked at yet).
 const viewCode = new Uint16Array(0x10000);
@@ -143,12 +205,10 @@ function lookUp(code: number): void {
   } else if (code >= 0xff01 && code <= 0xff5e) {
     // Fullwidth ASCII: its punctuation separates as well ("４１１１．１１１１").
     folded = code - 0xfee0;
-    kind = folded === 45 || folded === 46 || folded === 47 ? PUNCT : NOT_SEPARATOR;
-  } else if (code === 32 || code === 9) {
-    kind = SPACE;
-  } else if (code === 45 || code === 46 || code === 47) {
-    kind = PUNCT;
-  } else if (code >= 128) {
+    kind = asciiKind(folded);
+  } else if (code < 128) {
+    kind = asciiKind(code);
+  } else {
     const digit = decimalDigitValue(code);
     const ch = String.fromCharCode(code);
     if (digit >= 0) folded = 48 + digit;
@@ -156,7 +216,8 @@ function lookUp(code: number): void {
     else if (DASH.test(ch)) {
       folded = 45;
       kind = PUNCT;
-    }
+    } else if (LINE_BREAKS.has(code)) kind = LINE;
+    else if (GROUP_MARKS.has(code)) kind = MARK;
   }
   viewCode[code] = folded;
   separatorKind[code] = kind;
@@ -190,6 +251,27 @@ const isAsciiDigit = (code: number) => code >= 48 && code <= 57;
 const isAsciiAlnum = (code: number) =>
   isAsciiDigit(code) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
 
+/** A group next to a line break, group mark or bracket needs this many digits to be joined. */
+const MIN_GROUP_AT_WEAK_SEPARATOR = 3;
+
+/** How many digits (up to `enough`) the original has from `from` on. */
+function digitsAhead(original: string, from: number, enough: number): number {
+  let count = 0;
+  for (let k = from; count < enough && k < original.length; k += currentWidth) {
+    classifyAt(original, k);
+    if (currentKind !== NOT_SEPARATOR || !isAsciiDigit(currentCode)) break;
+    count++;
+  }
+  return count;
+}
+
+/** How many digits (up to `enough`) the view ends with. */
+function digitsBefore(units: Uint16Array, n: number, enough: number): number {
+  let count = 0;
+  while (count < enough && n - count > 0 && isAsciiDigit(units[n - count - 1] as number)) count++;
+  return count;
+}
+
 export function digitView(original: string): DigitView {
   const length = original.length;
   const units = new Uint16Array(length);
@@ -219,21 +301,58 @@ export function digitView(original: string): DigitView {
       i += currentWidth;
       continue;
     }
-    // A run of separators: one space between two digits, or (spaces only) between two letters/digits.
+    // A run of separators [i, j): what it holds decides whether it joins the characters around it.
     let j = i;
-    let punct = false;
+    let onlySpaces = true;
+    let lines = 0;
+    let marks = 0;
+    let opens = 0;
+    let closes = 0;
+    let openAt = -1;
+    let closeAt = -1;
     while (j < length) {
       classifyAt(original, j);
-      if (currentKind === NOT_SEPARATOR) break;
-      if (currentKind === PUNCT) punct = true;
+      const kind = currentKind;
+      if (kind === NOT_SEPARATOR) break;
+      if (kind !== SPACE) onlySpaces = false;
+      if (kind === LINE) {
+        // CR LF is one line break.
+        if (!(original.charCodeAt(j) === 10 && j > i && original.charCodeAt(j - 1) === 13)) lines++;
+      } else if (kind === MARK) marks++;
+      else if (kind === OPEN) {
+        opens++;
+        openAt = j;
+      } else if (kind === CLOSE) {
+        closes++;
+        closeAt = j;
+      }
       j += currentWidth;
     }
     const after = j < length ? currentCode : -1;
     const before = n > 0 ? (units[n - 1] as number) : -1;
-    if (
-      (isAsciiDigit(before) && isAsciiDigit(after)) ||
-      (!punct && isAsciiAlnum(before) && isAsciiAlnum(after))
-    ) {
+    let join = false;
+    if (isAsciiDigit(before) && isAsciiDigit(after)) {
+      const weak = lines > 0 || marks > 0 || opens > 0 || closes > 0;
+      if (!weak) {
+        join = true;
+      } else if (
+        (marks === 1
+          ? j - i === 1
+          : marks === 0 &&
+            lines <= 1 &&
+            opens <= 1 &&
+            closes <= 1 &&
+            (closes === 0 || closeAt === i) &&
+            (opens === 0 || openAt === j - 1)) &&
+        digitsBefore(units, n, MIN_GROUP_AT_WEAK_SEPARATOR) >= MIN_GROUP_AT_WEAK_SEPARATOR &&
+        digitsAhead(original, j, MIN_GROUP_AT_WEAK_SEPARATOR) >= MIN_GROUP_AT_WEAK_SEPARATOR
+      ) {
+        join = true;
+      }
+    } else if (onlySpaces && isAsciiAlnum(before) && isAsciiAlnum(after)) {
+      join = true;
+    }
+    if (join) {
       units[n] = 32;
       originStart[n] = i;
       originEnd[n] = j;

@@ -26,7 +26,9 @@ function asciiDigit(ch: string): string | undefined {
   return undefined;
 }
 
-const SEPARATOR_CHAR = /^[\s\-./\u2009\u202F]$/u;
+// Everything the masking accepts between digit groups (see digitView): a reader could put digits together
+// across any of these, so a leak check must as well.
+const SEPARATOR_CHAR = /^[\s\-./_,+'’‘ʼ*·•‧∙⋅・٫٬()\u2009\u202F]$/u;
 
 /**
  * The runs of digits in a text, read as ASCII, with separators taken out ("4111 ٤١١١" → ["41114111"]):
@@ -66,7 +68,11 @@ function luhnCheckDigit(body: string): string {
   throw new Error("unreachable");
 }
 
-/** Luhn-valid card numbers: 13–19 digits, first digit 2–6, check digit computed. */
+/**
+ * Luhn-valid card numbers: 13–19 digits, first digit 2–6, check digit computed. Not 14 or 17 digits
+ * starting with 20: no scheme issues those, and written as date and time they are a file name's
+ * timestamp, which the masking leaves alone ("IMG_20240512_140003.jpg").
+ */
 const cardNumber = fc
   .tuple(
     fc.integer({ min: 2, max: 6 }),
@@ -75,7 +81,8 @@ const cardNumber = fc
   .map(([first, rest]) => {
     const body = `${first}${rest.join("")}`;
     return body + luhnCheckDigit(body);
-  });
+  })
+  .filter((card) => !(card.startsWith("20") && (card.length === 14 || card.length === 17)));
 
 const CARD_SEPARATORS = [
   " ",
@@ -90,10 +97,42 @@ const CARD_SEPARATORS = [
   " - ",
   "\u2013",
   "\u3000",
+  "_",
+  " _ ",
 ];
 
-/** Writes `value` in groups of random sizes with random separators, each digit in a random form. */
-function regrouped(separators: readonly string[], maxGroup = 6) {
+/**
+ * Separators that join only groups of three digits or more (a line break, a group mark alone, brackets),
+ * so a list of dates or amounts does not melt into one number.
+ */
+const WEAK_CARD_SEPARATORS = [
+  "\n",
+  "\r\n",
+  "\r",
+  "\u2028",
+  "\u2029",
+  " \n",
+  "\n\t",
+  "-\n",
+  "_\n",
+  ",",
+  "+",
+  "'",
+  "’",
+  "*",
+  "·",
+  "٬",
+  "，",
+  ") ",
+  " (",
+  ")-(",
+];
+
+/**
+ * Writes `value` in groups of random sizes (`minGroup` to `maxGroup`; the last takes the rest when fewer
+ * than `minGroup` would remain) with random separators, each digit in a random form.
+ */
+function regrouped(separators: readonly string[], maxGroup = 6, minGroup = 1) {
   return (value: string) =>
     fc
       .tuple(
@@ -107,7 +146,8 @@ function regrouped(separators: readonly string[], maxGroup = 6) {
         let i = 0;
         for (let g = 0; i < value.length; g++) {
           if (g > 0) out += seps[g] as string;
-          const size = sizes[g] as number;
+          let size = Math.max(minGroup, sizes[g] as number);
+          if (value.length - (i + size) < minGroup) size = value.length - i;
           for (const ch of value.slice(i, i + size)) {
             const k = i++;
             out += /\d/.test(ch) ? digitIn(ch, zeros[k] as number) : lower[k] ? ch.toLowerCase() : ch;
@@ -142,7 +182,19 @@ const CARD_PREFIXES = [
   "(",
   "",
 ];
-const SUFFIXES = [" danke", "", ". Danke!", "\nViele Grüße", " bitte sperren", "!", "danke", ")"];
+const SUFFIXES = [
+  " danke",
+  "",
+  ". Danke!",
+  "\nViele Grüße",
+  " bitte sperren",
+  "!",
+  "danke",
+  ")",
+  ".pdf",
+  "_scan.pdf",
+  "\r\nDanke",
+];
 
 describe("card numbers, however they are written", () => {
   it("are masked in filler text: no 13 of their digits remain, the last four do, a finding is made", () => {
@@ -164,6 +216,46 @@ describe("card numbers, however they are written", () => {
           expect(result.text).toContain(`**** **** **** ${last4}`);
           expect(result.findings).toContainEqual(expect.objectContaining({ kind: "card_number", last4 }));
           expect(JSON.stringify(result.findings)).not.toContain(card.slice(0, 12));
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it("are masked over lines, with group marks and brackets between groups of three digits or more", () => {
+    fc.assert(
+      fc.property(
+        cardNumber.chain(regrouped([...CARD_SEPARATORS, ...WEAK_CARD_SEPARATORS], 6, 3)),
+        words,
+        fc.constantFrom(...CARD_PREFIXES, "Meine Karte:\n", "Karte_", "Karte:\r\n"),
+        fc.constantFrom(...SUFFIXES),
+        ({ value: card, written }, before, prefix, suffix) => {
+          const result = maskInbound(`${before} ${prefix}${written}${suffix}`);
+          const last4 = card.slice(-4);
+          expect(leaksDigits(result.text, card, 13)).toBe(false);
+          expect(allDigits(result.text)).toBe(last4);
+          expect(result.text).toContain(`**** **** **** ${last4}`);
+          expect(result.findings).toContainEqual(expect.objectContaining({ kind: "card_number", last4 }));
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  it("are masked in file names: <word>_<card in groups joined by underscores>.<extension>", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...WORDS, "Kreditkarte", "Scan", "IMG", "Karte_Vorderseite", "Foto-Karte"),
+        cardNumber.chain(regrouped(["_", "__"])),
+        fc.constantFrom(".pdf", ".jpg", ".PNG", "_scan.pdf", " (1).jpeg", ""),
+        (word, { value: card, written }, extension) => {
+          const name = `${word}_${written}${extension}`;
+          const masked = `${word}_**** **** **** ${card.slice(-4)}${extension}`;
+          expect(maskInbound(name)).toEqual({
+            text: masked,
+            findings: [expect.objectContaining({ kind: "card_number", last4: card.slice(-4) })],
+          });
+          expect(maskForKsc(name).text).toBe(masked);
         },
       ),
       RUNS,
@@ -217,12 +309,13 @@ const iban = fc
   .filter((value): value is string => value !== null && isValidIBAN(value));
 
 // Between letter groups a run of spaces or one dash/dot; between digits any run of separators.
-const IBAN_SEPARATORS = [" ", "  ", "-", ".", "\u00A0", "\u202F", "\u2009", "\u2007"];
+// Underscores (file names) and one line break as well.
+const IBAN_SEPARATORS = [" ", "  ", "-", ".", "\u00A0", "\u202F", "\u2009", "\u2007", "_", "\n", "\r\n"];
 
 /** The IBAN regrouped after its country code, which stays together ("DE 89-3704.0044 …"). */
 const writtenIban = iban.chain((value) =>
   regrouped(IBAN_SEPARATORS)(value.slice(2)).chain(({ written }) =>
-    fc.tuple(fc.constantFrom("", " ", "-"), fc.boolean()).map(([gap, lower]) => ({
+    fc.tuple(fc.constantFrom("", " ", "-", "_"), fc.boolean()).map(([gap, lower]) => ({
       value,
       written: `${lower ? value.slice(0, 2).toLowerCase() : value.slice(0, 2)}${gap}${written}`,
     })),
@@ -234,7 +327,17 @@ describe("IBANs for KSC viewers", () => {
     fc.assert(
       fc.property(
         writtenIban,
-        fc.constantFrom("Meine IBAN: ", "IBAN ", "Konto ", "Bitte überweisen an ", "(", ""),
+        fc.constantFrom(
+          "Meine IBAN: ",
+          "IBAN ",
+          "Konto ",
+          "Bitte überweisen an ",
+          "(",
+          "",
+          "IBAN_",
+          "Rechnung_",
+          "IBAN:\n",
+        ),
         fc.constantFrom(...SUFFIXES),
         ({ value, written }, prefix, suffix) => {
           const result = maskForKsc(`${prefix}${written}${suffix}`);
@@ -267,6 +370,12 @@ describe("spaced PINs and TANs", () => {
           ["tan", "TAN: "],
           ["tan", "Die TAN lautet "],
           ["tan", "SMS-TAN "],
+          ["pin", "PIN:\n"],
+          ["pin", "PIN:\r\n"],
+          ["pin", "PIN\n"],
+          ["pin", "PIN_"],
+          ["tan", "TAN_"],
+          ["tan", "TAN-"],
         ),
         randomDigits(8).chain((digits) =>
           fc.integer({ min: 4, max: 8 }).map((length) => digits.slice(0, length)),
@@ -294,9 +403,24 @@ describe("spaced PINs and TANs", () => {
 const mixedText = fc
   .array(
     fc.oneof(
-      fc.constantFrom(...WORDS, "PIN", "PIN:", "TAN ist", "CVC", "Kontonummer", "Kundennummer", "+49 170"),
+      fc.constantFrom(
+        ...WORDS,
+        "PIN",
+        "PIN:",
+        "PIN_",
+        "TAN ist",
+        "CVC",
+        "Kontonummer",
+        "Kundennummer",
+        "+49 170",
+        "IBAN_",
+        ".pdf",
+      ),
       fc.constantFrom("****", "**** **** **** 1111", "DE** **** **** **** 3000", "Passwort: geheim1"),
       cardNumber.chain(regrouped(CARD_SEPARATORS)).map(({ written }) => written),
+      cardNumber
+        .chain(regrouped([...CARD_SEPARATORS, ...WEAK_CARD_SEPARATORS], 6, 3))
+        .map(({ written }) => written),
       writtenIban.map(({ written }) => written),
       randomDigits(6)
         .chain(regrouped(SECRET_SEPARATORS, 3))
@@ -307,10 +431,13 @@ const mixedText = fc
   )
   .chain((pieces) =>
     fc
-      .array(fc.constantFrom(" ", "", "\n", "-", ". ", ": ", "\u00A0"), {
-        minLength: pieces.length,
-        maxLength: pieces.length,
-      })
+      .array(
+        fc.constantFrom(" ", "", "\n", "-", ". ", ": ", "\u00A0", "_", "\r\n", ",", "*", "+", "(", ") "),
+        {
+          minLength: pieces.length,
+          maxLength: pieces.length,
+        },
+      )
       .map((gaps) => pieces.map((piece, i) => piece + (gaps[i] as string)).join("")),
   );
 
@@ -334,7 +461,25 @@ describe("masking as a whole", () => {
         fc.string({ unit: "binary", maxLength: 80 }),
         fc
           .array(
-            fc.constantFrom(...WORDS, "PIN", "TAN:", "CVC ist", "IBAN", "Konto", "-", ".", "\u00A0", " "),
+            fc.constantFrom(
+              ...WORDS,
+              "PIN",
+              "TAN:",
+              "CVC ist",
+              "IBAN",
+              "Konto",
+              "-",
+              ".",
+              "\u00A0",
+              " ",
+              "_",
+              "\n",
+              "\r\n",
+              ",",
+              "*",
+              "(",
+              ")",
+            ),
             {
               maxLength: 12,
             },
@@ -362,6 +507,17 @@ describe("masking as a whole", () => {
     ["separators", "1 \u00A0-.\u2009".repeat(16_000)],
     ["letters and digits", "ab12".repeat(25_000)],
     ["labels", "Kundennummer 4111 1111 1111 1112 ".repeat(3_000)],
+    ["groups on lines", "4111\n".repeat(20_000)],
+    ["digits on lines", "1\n".repeat(50_000)],
+    ["blank lines", "4111\n\n".repeat(16_000)],
+    ["underscores", "4111_".repeat(20_000)],
+    ["group marks", "4111,1111+1111'1111*".repeat(5_000)],
+    ["marks with spaces", "12, ".repeat(25_000)],
+    ["brackets", "(4111) ".repeat(14_000)],
+    ["asterisks", "1*2**3***".repeat(11_000)],
+    ["file names", "Karte_4111_1111_1111_1111.pdf ".repeat(3_300)],
+    ["IBANs in file names", "Rechnung_DE89370400440532013000.pdf ".repeat(2_800)],
+    ["PINs in file names", "PIN_1234_".repeat(11_000)],
   ])("masks 100 kB of %s in well under 100 ms", (_, text) => {
     maskForKsc(text.slice(0, 1000));
     const started = performance.now();

@@ -131,6 +131,90 @@ describe("card numbers", () => {
     expect(maskInbound(text)).toEqual({ text, findings: [] });
   });
 
+  it.each([
+    ["on two lines", "Meine Karte:\n4111 1111\n1111 1111", "Meine Karte:\n**** **** **** 1111"],
+    ["on four lines", "4111\n1111\n1111\n1111\nDanke", "**** **** **** 1111\nDanke"],
+    ["over CR LF", "Karte:\r\n4111 1111\r\n1111 1111", "Karte:\r\n**** **** **** 1111"],
+    ["over U+2028 and U+2029", "4111 1111\u20281111\u20291111", "**** **** **** 1111"],
+    ["with spaces around the line break", "4111 1111 \n 1111 1111", "**** **** **** 1111"],
+    ["with a hyphen at the line's end", "4111-1111-\n1111-1111", "**** **** **** 1111"],
+    ["Amex over three lines", "3782\n822463\n10005", "**** **** **** 0005"],
+    ["in a file name", "Karte_4111_1111_1111_1111.pdf", "Karte_**** **** **** 1111.pdf"],
+    [
+      "in a file name, unbroken",
+      "Scan_4111111111111111_Vorderseite.jpg",
+      "Scan_**** **** **** 1111_Vorderseite.jpg",
+    ],
+    ["with commas", "4111,1111,1111,1111", "**** **** **** 1111"],
+    ["with plus signs", "4111+1111+1111+1111", "**** **** **** 1111"],
+    ["with apostrophes", "4111'1111'1111'1111", "**** **** **** 1111"],
+    ["with typographic apostrophes", "4111’1111’1111’1111", "**** **** **** 1111"],
+    ["with single asterisks", "4111*1111*1111*1111", "**** **** **** 1111"],
+    ["with middle dots", "4111·1111·1111·1111", "**** **** **** 1111"],
+    ["with the Arabic thousands separator", "٤١١١٬١١١١٬١١١١٬١١١١", "**** **** **** 1111"],
+    ["with fullwidth commas", "４１１１，１１１１，１１１１，１１１１", "**** **** **** 1111"],
+    ["with the first group in brackets", "(4111) 1111 1111 1111", "**** **** **** 1111"],
+    ["with a middle group in brackets", "4111 (1111) 1111 1111", "**** **** **** 1111"],
+    ["in brackets as a whole", "Karte (4111 1111 1111 1111) bitte", "Karte (**** **** **** 1111) bitte"],
+  ])("masks a card written %s", (_, input, output) => {
+    const result = maskInbound(input);
+    expect(result.text).toBe(output);
+    expect(result.findings).toEqual([expect.objectContaining({ kind: "card_number" })]);
+    expect(maskInbound(result.text)).toEqual({ text: result.text, findings: [] });
+  });
+
+  it("masks the first group in brackets with its brackets inside a sentence", () => {
+    expect(maskInbound("Karte (4111) 1111 1111 1111 bitte sperren").text).toBe(
+      "Karte **** **** **** 1111 bitte sperren",
+    );
+  });
+
+  it("masks two cards on consecutive lines as two cards", () => {
+    const result = maskInbound("4111 1111 1111 1111\n5500 0000 0000 0004");
+    expect(result.text).toBe("**** **** **** 1111\n**** **** **** 0004");
+    expect(result.findings).toHaveLength(2);
+  });
+
+  // What joins groups and what does not is a trade-off (see digitView in normalize.ts): each of these, read
+  // as one run, holds a Luhn-valid 14–19 digit window with a card's first digit.
+  it.each([
+    // A blank line ends a number.
+    "4111 1111\n\n1111 1111",
+    // Dates and amounts on separate lines: groups of one or two digits next to the line break.
+    "Buchungen:\n12.05.2024\n13.05.2024\n14.05.2024",
+    "23.05.2024\n25.05.2024",
+    "45,10\n230,00\n12,10\n3456,78",
+    // A comma with a space, a plus with spaces: items of a list, a sum.
+    "Rechnungen 4711, 4712, 4713, 4716 sind offen",
+    "Summe: 4711 + 4712 + 4713 + 4716",
+    // A group mark joins only when it stands alone between the groups.
+    "4711,\n4712,\n4713,\n4716",
+    // Still one long unbroken digit string, now next to a line break.
+    "Mein Zeichen: 4111111111111111111111\n1234",
+  ])("does not join groups into a card across %j", (text) => {
+    expect(maskInbound(text)).toEqual({ text, findings: [] });
+  });
+
+  // Luhn-valid as 14 or 17 digits: a camera's or phone's timestamp, which underscores now join.
+  it.each([
+    "IMG_20240512_140003.jpg",
+    "PXL_20240512_143022004.jpg",
+    "Screenshot_2024-05-12-14-00-11.png",
+    "IMG_20240512_140003 (1).jpg",
+  ])("leaves the timestamp in the file name %j alone", (text) => {
+    expect(maskInbound(text)).toEqual({ text, findings: [] });
+  });
+
+  it("keeps a phone number after a plus out of a card", () => {
+    for (const text of [
+      "Tel. 0171 1234567, +49 170 12345678",
+      "+49 (0) 171 12345678",
+      "4111 1111\n+49 170 1234567",
+    ]) {
+      expect(maskInbound(text)).toEqual({ text, findings: [] });
+    }
+  });
+
   it("knows Luhn", () => {
     expect(isLuhnValid("4111111111111111")).toBe(true);
     expect(isLuhnValid("4111111111111112")).toBe(false);
@@ -157,6 +241,13 @@ describe("secrets", () => {
     ["1 2 3 4 ist meine PIN", "**** ist meine PIN"],
     ["Passwort: Sommer-2024", "Passwort: ****"],
     ["PIN 1234 seit 12.05. gesperrt", "PIN **** seit 12.05. gesperrt"],
+    ["PIN:\n1234", "PIN:\n****"],
+    ["Meine PIN:\r\n4711", "Meine PIN:\r\n****"],
+    ["TAN\n123 456", "TAN\n****"],
+    ["PIN_1234", "PIN_****"],
+    ["TAN_123456.txt", "TAN_****.txt"],
+    ["Karten_PIN_4711.jpg", "Karten_PIN_****.jpg"],
+    ["PIN-1234", "PIN-****"],
   ])("masks the value in %j", (input, output) => {
     const result = maskInbound(input);
     expect(result.text).toBe(output);
@@ -174,6 +265,8 @@ describe("secrets", () => {
     "Die PIN 1 2 3 hat nur drei Stellen",
     "Die neue TAN-Liste kam am 12.05.",
     "Passwort: ****",
+    "Die TAN-Liste 2024 ist weg",
+    "PIN-Brief_2024.pdf",
   ])("leaves %j untouched", (input) => {
     expect(maskInbound(input).findings).toEqual([]);
   });
@@ -210,6 +303,24 @@ describe("maskForKsc", () => {
     expect(result.findings).toEqual([
       expect.objectContaining({ kind: "iban", countryCode: "DE", last4: "3000" }),
     ]);
+  });
+
+  it.each([
+    ["Rechnung_DE89370400440532013000.pdf", "Rechnung_DE** **** **** **** 3000.pdf"],
+    ["IBAN_DE89370400440532013000", "IBAN_DE** **** **** **** 3000"],
+    ["DE89_3704_0044_0532_0130_00", "DE** **** **** **** 3000"],
+    ["Konto_DE89_3704_0044_0532_0130_00_Scan.pdf", "Konto_DE** **** **** **** 3000_Scan.pdf"],
+    ["IBAN:\nDE89 3704 0044\n0532 0130 00", "IBAN:\nDE** **** **** **** 3000"],
+    ["IBAN:\r\nDE89\r\n3704\r\n0044\r\n0532\r\n0130\r\n00", "IBAN:\r\nDE** **** **** **** 3000"],
+    ["MT84_MALT_0110_0001_2345_MTLC_AST0_01S", "MT** **** **** **** 001S"],
+  ])("masks the IBAN in %j (underscores and line breaks delimit and separate)", (input, output) => {
+    const result = maskForKsc(input);
+    expect(result.text).toBe(output);
+    expect(result.findings).toEqual([expect.objectContaining({ kind: "iban" })]);
+  });
+
+  it("masks an account number after its label and an underscore", () => {
+    expect(maskForKsc("Kontonummer_1234567890.pdf").text).toBe("Kontonummer_****90.pdf");
   });
 
   it("masks IBANs with letters in the account part and finds an IBAN after another code", () => {

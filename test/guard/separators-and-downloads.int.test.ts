@@ -4,9 +4,10 @@ import { type Bank, onboardBank, providerClient, uniqueDigits } from "../support
 import { ALWAYS_OPEN, contractKsc, online, type Person, setRouting } from "../routing/helpers";
 
 /**
- * Issue 12, "The guard, on every path" — paths found still open after the refactor (each fails before it
- * and, at the time of writing, on main too). Same rules as test/guard/every-path.int.test.ts: a card
- * number never reaches storage in clear, and an IBAN is masked for every KSC viewer, on every path.
+ * The guard on every path, continued (test/guard/every-path.int.test.ts): cards split over lines or by
+ * underscores (as scanners and phones name files), IBANs glued to a word, and the filename in a media
+ * download's header. A card number never reaches storage in clear, and an IBAN is masked for every KSC
+ * viewer, on every path.
  */
 
 const CARD_DIGITS = "4111111111111111";
@@ -82,7 +83,7 @@ async function webhookBodiesOf(wamid: string): Promise<string[]> {
   return rows.map((r) => String(r.body));
 }
 
-describe("masking gaps still open", () => {
+describe("separators customers and their devices use", () => {
   it("a card number whose groups the customer wrote on separate lines is stored masked", async () => {
     const waId = uniqueDigits(12);
     await customerWrites(waId, { text: "Hallo" });

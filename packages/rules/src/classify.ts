@@ -1,11 +1,13 @@
+import { rewriteLegacyPattern } from "./legacy-patterns";
 import { type FoldedText, foldGerman, foldWithMap, isWordChar, originalRange } from "./normalize";
+import { type EnginePattern, MAX_BOOK_PATTERN_COST, PATTERN_TEXT_CHARS } from "./pattern-engine";
 import {
-  foldPatternSource,
-  PATTERN_FLAGS,
+  compileRulePattern,
+  MAX_BOOK_PATTERNS,
   type Rule,
   type RuleBook,
   type RuleBookInput,
-  ruleBookSchema,
+  storedRuleBookSchema,
 } from "./schema";
 
 /**
@@ -30,7 +32,14 @@ interface CompiledKeyword {
 interface CompiledPattern {
   readonly ruleIndex: number;
   readonly term: string;
-  readonly regex: RegExp;
+  readonly engine: EnginePattern;
+}
+
+/** A stored pattern the engine cannot run: left out of matching, with the German reason. */
+export interface SkippedPattern {
+  ruleId: string;
+  pattern: string;
+  problem: string;
 }
 
 export interface CompiledRuleBook {
@@ -41,6 +50,8 @@ export interface CompiledRuleBook {
   readonly trie: TrieNode;
   readonly keywords: readonly CompiledKeyword[];
   readonly patterns: readonly CompiledPattern[];
+  /** patterns of a stored book that the engine refuses (saved before it changed); empty for a valid book */
+  readonly skippedPatterns: readonly SkippedPattern[];
 }
 
 export interface MatchEvidence {
@@ -81,7 +92,12 @@ export interface MatchExplanation {
   }>;
 }
 
-/** Messages are cut here before matching; WhatsApp text is at most 4096 characters anyway. */
+/**
+ * Classification reads at most this many characters of a message, and of its folded text (folding can
+ * double a character: "ä" → "ae"). Longer texts (a forwarded document's text) are cut, not refused.
+ * WhatsApp text is at most 4096 characters anyway. Keywords read all of it, patterns the first
+ * PATTERN_TEXT_CHARS: with the pattern cost limits that bounds the time of a classification.
+ */
 export const MAX_CLASSIFIED_CHARS = 4096;
 
 function normalizeKeyword(keyword: string): string {
@@ -94,13 +110,20 @@ function newNode(): TrieNode {
   return { children: new Map(), terminals: undefined };
 }
 
-/** Validates the book (throws a ZodError when invalid) and precomputes the matcher. */
+/**
+ * Validates the book (throws a ZodError when invalid) and precomputes the matcher. A pattern the engine
+ * cannot run does not fail the book: stored versions written before the engine changed must keep
+ * classifying. Such patterns (and any beyond the book's pattern budget) are left out and listed in
+ * `skippedPatterns`; saving a book refuses them (ruleBookSchema), so only old versions have any.
+ */
 export function compileRuleBook(input: RuleBook | RuleBookInput): CompiledRuleBook {
-  const book = ruleBookSchema.parse(input);
+  const book = storedRuleBookSchema.parse(input);
   const trie = newNode();
   const keywords: CompiledKeyword[] = [];
   const keywordIndex = new Map<string, number>();
   const patterns: CompiledPattern[] = [];
+  const skippedPatterns: SkippedPattern[] = [];
+  let patternCost = 0;
 
   book.rules.forEach((rule, ruleIndex) => {
     for (const keyword of rule.keywords) {
@@ -125,8 +148,24 @@ export function compileRuleBook(input: RuleBook | RuleBookInput): CompiledRuleBo
       const entry = keywords[index];
       if (entry !== undefined && !entry.ruleIndexes.includes(ruleIndex)) entry.ruleIndexes.push(ruleIndex);
     }
-    for (const source of rule.patterns) {
-      patterns.push({ ruleIndex, term: source, regex: new RegExp(foldPatternSource(source), PATTERN_FLAGS) });
+    for (const written of rule.patterns) {
+      const source = rewriteLegacyPattern(written);
+      const compiled = compileRulePattern(source);
+      if (!compiled.ok) {
+        skippedPatterns.push({ ruleId: rule.id, pattern: written, problem: compiled.problem });
+      } else if (
+        patterns.length >= MAX_BOOK_PATTERNS ||
+        patternCost + compiled.cost > MAX_BOOK_PATTERN_COST
+      ) {
+        skippedPatterns.push({
+          ruleId: rule.id,
+          pattern: written,
+          problem: "Die Muster des Regelwerks sind zusammen zu aufwendig; dieses Muster wird nicht geprüft.",
+        });
+      } else {
+        patternCost += compiled.cost;
+        patterns.push({ ruleIndex, term: source, engine: compiled.pattern });
+      }
     }
   });
 
@@ -140,6 +179,7 @@ export function compileRuleBook(input: RuleBook | RuleBookInput): CompiledRuleBo
     trie,
     keywords,
     patterns,
+    skippedPatterns,
   };
 }
 
@@ -169,10 +209,22 @@ function isSeparatorCode(code: number): boolean {
   );
 }
 
-function collectHits(compiled: CompiledRuleBook, message: string): Map<number, RuleHits> {
+/** The folded text classification works on: at most MAX_CLASSIFIED_CHARS characters, before and after folding. */
+function foldForClassification(message: string): FoldedText {
   const folded = foldWithMap(
     message.length > MAX_CLASSIFIED_CHARS ? message.slice(0, MAX_CLASSIFIED_CHARS) : message,
   );
+  if (folded.text.length <= MAX_CLASSIFIED_CHARS) return folded;
+  return {
+    text: folded.text.slice(0, MAX_CLASSIFIED_CHARS),
+    // one entry per kept character plus the end: where the cut falls in the original
+    originIndex: folded.originIndex.subarray(0, MAX_CLASSIFIED_CHARS + 1),
+    original: folded.original,
+  };
+}
+
+function collectHits(compiled: CompiledRuleBook, message: string): Map<number, RuleHits> {
+  const folded = foldForClassification(message);
   const text = folded.text;
   const hits = new Map<number, RuleHits>();
 
@@ -241,17 +293,16 @@ function collectHits(compiled: CompiledRuleBook, message: string): Map<number, R
     }
   }
 
+  // Patterns read a shorter prefix than keywords: it bounds the time of every accepted pattern.
+  const patternText = text.length > PATTERN_TEXT_CHARS ? text.slice(0, PATTERN_TEXT_CHARS) : text;
   for (const pattern of compiled.patterns) {
-    const match = pattern.regex.exec(text);
+    const match = pattern.engine.firstMatch(patternText);
     if (match === null) continue;
+    const [start, end] = match;
     record(
       pattern.ruleIndex,
-      {
-        kind: "pattern",
-        term: pattern.term,
-        excerpt: excerptOf(folded, match.index, match.index + match[0].length, false),
-      },
-      match[0].length,
+      { kind: "pattern", term: pattern.term, excerpt: excerptOf(folded, start, end, false) },
+      end - start,
     );
   }
   return hits;

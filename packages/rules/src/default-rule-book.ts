@@ -1,3 +1,4 @@
+import { KREDIT_NOT_KARTE } from "./legacy-patterns";
 import { BANK_SERVICE_PHONE_PLACEHOLDER, type RuleBook } from "./schema";
 
 const GREETING = "default-begruessung";
@@ -230,8 +231,8 @@ export function defaultRuleBook(): RuleBook {
           "Umschuldung",
           "Hypothek",
         ],
-        // "Kredit" but not "Kreditkarte"
-        patterns: ["\\bkredit(?!karte)\\w*"],
+        // "Kredit…" but not "Kreditkarte…" (spelled out: the engine has no lookahead)
+        patterns: [KREDIT_NOT_KARTE],
         priority: 50,
         handling: "ksc_allowed",
         allowedDataClasses: ["name", "phone"],

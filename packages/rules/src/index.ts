@@ -8,6 +8,7 @@ export {
   MAX_CLASSIFIED_CHARS,
   type MatchEvidence,
   type MatchExplanation,
+  type SkippedPattern,
 } from "./classify";
 export {
   type DataClass,
@@ -42,9 +43,12 @@ export {
   type OutgoingIssueCode,
 } from "./outgoing";
 export { type RedirectReplyOptions, redirectReplyText, sensitiveDataHintText } from "./replies";
+export { MAX_BOOK_PATTERN_COST, MAX_PATTERN_COST } from "./pattern-engine";
 export {
   BANK_SERVICE_PHONE_PLACEHOLDER,
+  compileRulePattern,
   foldPatternSource,
+  MAX_BOOK_PATTERNS,
   patternProblem,
   type Rule,
   type RuleAction,

@@ -1,6 +1,12 @@
 import { rewriteLegacyPattern } from "./legacy-patterns";
 import { type FoldedText, foldGerman, foldWithMap, isWordChar, originalRange } from "./normalize";
-import { type EnginePattern, MAX_BOOK_PATTERN_COST, PATTERN_TEXT_CHARS } from "./pattern-engine";
+import {
+  buildPatternSet,
+  type EnginePattern,
+  MAX_BOOK_PATTERN_COST,
+  PATTERN_TEXT_CHARS,
+  type PatternSet,
+} from "./pattern-engine";
 import {
   compileRulePattern,
   MAX_BOOK_PATTERNS,
@@ -50,6 +56,8 @@ export interface CompiledRuleBook {
   readonly trie: TrieNode;
   readonly keywords: readonly CompiledKeyword[];
   readonly patterns: readonly CompiledPattern[];
+  /** all patterns in one automaton (null: run each on its own) */
+  readonly patternSet: PatternSet | null;
   /** patterns of a stored book that the engine refuses (saved before it changed); empty for a valid book */
   readonly skippedPatterns: readonly SkippedPattern[];
 }
@@ -179,6 +187,7 @@ export function compileRuleBook(input: RuleBook | RuleBookInput): CompiledRuleBo
     trie,
     keywords,
     patterns,
+    patternSet: buildPatternSet(patterns.map((pattern) => pattern.engine)),
     skippedPatterns,
   };
 }
@@ -295,7 +304,13 @@ function collectHits(compiled: CompiledRuleBook, message: string): Map<number, R
 
   // Patterns read a shorter prefix than keywords: it bounds the time of every accepted pattern.
   const patternText = text.length > PATTERN_TEXT_CHARS ? text.slice(0, PATTERN_TEXT_CHARS) : text;
-  for (const pattern of compiled.patterns) {
+  // One pass of the pattern set finds the patterns that match; only those are searched for their bounds.
+  const matching = compiled.patternSet?.matching(patternText) ?? null;
+  const candidates =
+    matching === null
+      ? compiled.patterns
+      : matching.map((index) => compiled.patterns[index] as CompiledPattern);
+  for (const pattern of candidates) {
     const match = pattern.engine.firstMatch(patternText);
     if (match === null) continue;
     const [start, end] = match;

@@ -18,8 +18,20 @@ import RE2 from "re2";
 
 /** What one compiled pattern exposes to the classifier. */
 export interface EnginePattern {
+  /** the RE2 source (for a PatternSet) */
+  readonly engineSource: string;
   /** first match in `text` as [start, end) in UTF-16 units, or null */
   firstMatch(text: string): [number, number] | null;
+}
+
+/**
+ * All patterns of a book in one automaton: one pass over the text says which of them match, so only
+ * those are run on their own for the match bounds. Each native call costs about as much as a short
+ * search, and a book has up to MAX_BOOK_PATTERNS patterns.
+ */
+export interface PatternSet {
+  /** indexes of the patterns that match somewhere in `text`, or null when the set gave up (see below) */
+  matching(text: string): number[] | null;
 }
 
 export type PatternCompilation =
@@ -246,7 +258,10 @@ export function patternCost(engineSource: string): number {
 }
 
 class Re2Pattern implements EnginePattern {
-  constructor(private readonly regex: RE2) {}
+  constructor(
+    private readonly regex: RE2,
+    readonly engineSource: string,
+  ) {}
 
   firstMatch(text: string): [number, number] | null {
     const match = this.regex.exec(text);
@@ -277,5 +292,37 @@ export function compileForEngine(folded: string): PatternCompilation {
       problem: `Das Muster ist zu aufwendig (Aufwand ${cost}, erlaubt sind ${MAX_PATTERN_COST}): große Wiederholungszahlen wie {0,300} oder ineinander geschachtelte Zählungen verkleinern, z. B. .{0,40} statt .{0,400}.`,
     };
   }
-  return { ok: true, pattern: new Re2Pattern(regex), cost };
+  return { ok: true, pattern: new Re2Pattern(regex, source), cost };
+}
+
+/**
+ * Builds the set of a book's patterns, or null when there is nothing to gain (fewer than two patterns)
+ * or RE2 cannot build it. The set runs RE2's DFA only: on a text that would make it exceed its memory
+ * budget it throws, and `matching` returns null so the caller runs every pattern on its own (each bounded
+ * by MAX_PATTERN_COST). After such a failure the set is not tried again for this book: a crafted message
+ * must not pay for it twice.
+ */
+export function buildPatternSet(patterns: readonly EnginePattern[]): PatternSet | null {
+  if (patterns.length < 2) return null;
+  let set: InstanceType<typeof RE2.Set>;
+  try {
+    set = new RE2.Set(
+      patterns.map((pattern) => pattern.engineSource),
+      "u",
+    );
+  } catch {
+    return null;
+  }
+  let failed = false;
+  return {
+    matching(text: string): number[] | null {
+      if (failed) return null;
+      try {
+        return set.match(text).sort((a, b) => a - b);
+      } catch {
+        failed = true;
+        return null;
+      }
+    },
+  };
 }

@@ -15,6 +15,7 @@ import {
   compileRulePattern,
   defaultRuleBook,
   explainMatch,
+  foldGerman,
   MAX_CLASSIFIED_CHARS,
   MAX_PATTERN_COST,
   type RuleBookInput,
@@ -134,15 +135,16 @@ const fallbackRule = {
  * The time of one classification of `text` with a freshly compiled book holding `pattern` (no automaton
  * state left from an earlier message: the first match is the expensive one).
  */
-function coldClassification(pattern: string, text: string): Cost {
+function coldClassification(pattern: string, text: string, withDefaultBook = false): Cost {
   clearCompiledPatterns();
-  const book = compileRuleBook({ version: 1, rules: [adversarialRule([pattern]), fallbackRule] });
+  const rules = withDefaultBook ? defaultRuleBook().rules : [fallbackRule];
+  const book = compileRuleBook({ version: 1, rules: [adversarialRule([pattern]), ...rules] });
   classify(book, "?");
   return measure(() => classify(book, text));
 }
 
 /** Either refused with a German reason, or every adversarial message classifies within the bound. */
-function expectRefusedOrFast(pattern: string): "refused" | "fast" {
+function expectRefusedOrFast(pattern: string, withDefaultBook = false): "refused" | "fast" {
   const compiled = compileRulePattern(pattern);
   if (!compiled.ok) {
     expect(compiled.problem.length).toBeGreaterThan(10);
@@ -151,7 +153,7 @@ function expectRefusedOrFast(pattern: string): "refused" | "fast" {
   }
   expect(compiled.cost).toBeLessThanOrEqual(MAX_PATTERN_COST);
   for (const [name, text] of Object.entries(ADVERSARIAL)) {
-    expectWithinBound(coldClassification(pattern, text), `${pattern} on ${name}`);
+    expectWithinBound(coldClassification(pattern, text, withDefaultBook), `${pattern} on ${name}`);
   }
   return "fast";
 }
@@ -162,6 +164,8 @@ describe("adversarial corpus: refused with a reason, or one classification < 10 
     "%s (accepted before, froze the worker) runs in linear time",
     (pattern) => {
       expect(expectRefusedOrFast(pattern)).toBe("fast");
+      // and inside the default rule book, as a bank has it (all patterns in one set, then bounds)
+      expect(expectRefusedOrFast(pattern, true)).toBe("fast");
     },
   );
 
@@ -365,6 +369,64 @@ describe("the default rule book on the linear engine", () => {
     ]);
     expect(classify(compiled, "Mein Sparbuch").ruleId).toBe("adversarial");
     expect(classify(compiled, "aax").ruleId).toBe("fallback");
+  });
+});
+
+describe("the pattern set (one pass for all patterns) agrees with each pattern on its own", () => {
+  it("for the default book's patterns, the corpus patterns and generated texts", () => {
+    const sources = [
+      ...defaultRuleBook().rules.flatMap((rule) => rule.patterns),
+      "(a|a)*b",
+      "(?:a|aa)+b",
+      "(.*a){12}",
+      "\\bkarte\\ssperren",
+      "\\u00e4x",
+      "(?<name>ab)c",
+      "\\p{L}{3}x",
+    ];
+    const book = compileRuleBook({ version: 1, rules: [adversarialRule(sources), fallbackRule] });
+    if (book.patternSet === null) throw new Error("no pattern set");
+    const set = book.patternSet;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.constantFrom(
+            "karte",
+            "gestohlen",
+            "online banking",
+            "gesperrt",
+            "5 euro",
+            "an",
+            "wann",
+            "offen",
+            "kredit",
+            "kreditkarte",
+            "adresse",
+            "aendern",
+            "a",
+            "b",
+            "aa",
+            "x",
+            "abc",
+            "äx",
+            "éèê",
+            " ",
+            "\u00a0",
+            "sperren",
+          ),
+          { maxLength: 12 },
+        ),
+        (parts) => {
+          const text = foldGerman(parts.join(""));
+          const fromSet = set.matching(text);
+          const oneByOne = book.patterns.flatMap((pattern, index) =>
+            pattern.engine.firstMatch(text) === null ? [] : [index],
+          );
+          expect(fromSet).toEqual(oneByOne);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
 

@@ -271,8 +271,8 @@ class Re2Pattern implements EnginePattern {
 }
 
 /**
- * Compiles a folded pattern source for the engine, or says in German why it cannot run. `folded` is the
- * output of foldPatternSource; `original` is what the admin wrote (for the lookaround/backreference scan).
+ * Compiles a folded pattern source (the output of foldPatternSource) for the engine, or says in German why
+ * it cannot run: a lookaround or backreference, anything else RE2 rejects, or a cost over MAX_PATTERN_COST.
  */
 export function compileForEngine(folded: string): PatternCompilation {
   const unsupported = unsupportedConstruct(folded);

@@ -321,7 +321,12 @@ describe("routing scenarios (DOMAIN.md)", () => {
     expect(handed.body).toMatchObject({ conversation: { assigneeUserId: advisor.id, handledBy: "advisor" } });
     expect(await loadOf(system, kscAgent.id)).toBe(0);
     expect(await loadOf(system, advisor.id)).toBe(1);
-    const events = await replaySince(system.services.redis, system.services.config.QUEUE_PREFIX, advisor.id, "0");
+    const events = await replaySince(
+      system.services.redis,
+      system.services.config.QUEUE_PREFIX,
+      advisor.id,
+      "0",
+    );
     const assigned = events.find((e) => e.type === "conversation.assigned");
     expect(assigned?.data).toMatchObject({
       conversationId: chat.conversationId,
@@ -390,7 +395,12 @@ describe("routing scenarios (DOMAIN.md)", () => {
       const rows = await Promise.all(chats.map((c) => conversationRow(system, bank, c.conversationId)));
       // Oldest first: the first two are taken, the newest still waits.
       expect(rows.map((r) => r.status)).toEqual(["open", "open", "queued"]);
-      const events = await replaySince(system.services.redis, system.services.config.QUEUE_PREFIX, agent.id, "0");
+      const events = await replaySince(
+        system.services.redis,
+        system.services.config.QUEUE_PREFIX,
+        agent.id,
+        "0",
+      );
       expect(events.filter((e) => e.type === "conversation.assigned")).toHaveLength(2);
     } finally {
       await workers.close();

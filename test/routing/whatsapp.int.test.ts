@@ -72,7 +72,9 @@ describe("routing driven by signed WhatsApp webhooks", () => {
     // A follow-up message of the first customer stays in the same conversation with the same agent.
     await customerWrites(bank, first, "Noch eine Frage");
     await eventually(async () =>
-      (await replaySince(system.services.redis, system.services.config.QUEUE_PREFIX, agent.id, "0")).some((e) => e.type === "message.created"),
+      (await replaySince(system.services.redis, system.services.config.QUEUE_PREFIX, agent.id, "0")).some(
+        (e) => e.type === "message.created",
+      ),
     );
     expect((await routedConversationOf(bank, first)).id).toBe(c1.id);
 

@@ -65,7 +65,7 @@ export async function startTestSystem(
   };
 }
 
-export interface TestResponse<T = Record<string, unknown>> {
+interface TestResponse<T = Record<string, unknown>> {
   status: number;
   body: T;
   headers: Headers;

@@ -26,7 +26,7 @@ import { registerWhatsappWebhook, WhatsappWebhookIngest } from "./routes/whatsap
 import { measure, registerOps } from "./routes/ops";
 import { registerTenants } from "./routes/tenants";
 
-export const CONTENT_SECURITY_POLICY =
+const CONTENT_SECURITY_POLICY =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 export interface AppHooks {

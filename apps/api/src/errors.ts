@@ -4,7 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import { AppError, ERROR_STATUS, type ErrorCode, type FieldError } from "@kanal/core/kernel";
 import type { AppEnv } from "./env";
 
-export const errorBodySchema = z
+const errorBodySchema = z
   .object({
     error: z.object({
       code: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]),
@@ -47,7 +47,7 @@ export function errorBodyFor(requestId: string, code: ErrorCode, message: string
   };
 }
 
-export function sendError(c: Context<AppEnv>, error: AppError) {
+function sendError(c: Context<AppEnv>, error: AppError) {
   if (error.details.retryAfterSeconds) c.header("Retry-After", String(error.details.retryAfterSeconds));
   return c.json(errorBody(c, error.code, error.message, error.details.fields), error.status);
 }

@@ -215,9 +215,24 @@ describe("GET /v1/events over HTTP", () => {
     };
     await until(/event: ready/);
     expect(system.hub.connectionCount(agent.id)).toBe(1);
-    await publishToUsers(system.services.redis, system.services.config.QUEUE_PREFIX, [other.id], raw("conversation.assigned", { n: 0 }));
-    await publishToUsers(system.services.redis, system.services.config.QUEUE_PREFIX, [agent.id], raw("conversation.assigned", { n: 1 }));
-    await publishToUsers(system.services.redis, system.services.config.QUEUE_PREFIX, [agent.id], raw("message.created", { n: 2 }));
+    await publishToUsers(
+      system.services.redis,
+      system.services.config.QUEUE_PREFIX,
+      [other.id],
+      raw("conversation.assigned", { n: 0 }),
+    );
+    await publishToUsers(
+      system.services.redis,
+      system.services.config.QUEUE_PREFIX,
+      [agent.id],
+      raw("conversation.assigned", { n: 1 }),
+    );
+    await publishToUsers(
+      system.services.redis,
+      system.services.config.QUEUE_PREFIX,
+      [agent.id],
+      raw("message.created", { n: 2 }),
+    );
     await until(/event: message\.created\ndata: \{"n":2\}/);
     const frames = received.split("\n\n").filter((f) => f.includes("data:"));
     expect(frames.map((f) => /event: (\S+)/.exec(f)?.[1])).toEqual([

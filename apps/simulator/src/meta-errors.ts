@@ -18,7 +18,7 @@ export interface MetaError {
   body: MetaErrorBody;
 }
 
-export function fbtraceId(): string {
+function fbtraceId(): string {
   return randomBytes(17).toString("base64url").slice(0, 23);
 }
 

@@ -99,7 +99,7 @@ export const configPatchSchema = z.object({
   numbers: z.record(z.string(), numberSettingsSchema).optional(),
 });
 
-export type ConfigPatch = z.infer<typeof configPatchSchema>;
+type ConfigPatch = z.infer<typeof configPatchSchema>;
 
 export function applyConfigPatch(config: SimulatorConfig, patch: ConfigPatch): void {
   const { throughput, numbers, ...scalars } = patch;

@@ -99,8 +99,6 @@ export const sendMessageSchema = z.discriminatedUnion("type", [
   }),
 ]);
 
-export type SendMessageRequest = z.infer<typeof sendMessageSchema>;
-
 export const markReadSchema = z.object({
   messaging_product: z.literal("whatsapp"),
   status: z.literal("read"),

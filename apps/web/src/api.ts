@@ -1,7 +1,7 @@
 // Typed fetch wrapper for the Kanal API (contract: shared/API.md).
 // Same origin, session cookie only: no token ever lives in JS or storage.
 
-export type FieldError = { path: string; message: string };
+type FieldError = { path: string; message: string };
 
 export class ApiError extends Error {
   readonly status: number;
@@ -70,7 +70,7 @@ export function parseFieldErrors(error: Record<string, unknown>): FieldError[] {
 
 type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
-export async function request<T>(method: Method, path: string, body?: unknown): Promise<T> {
+async function request<T>(method: Method, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json" };
   const init: RequestInit = { method, credentials: "same-origin", headers };
   if (body !== undefined) {
@@ -108,7 +108,7 @@ export async function request<T>(method: Method, path: string, body?: unknown): 
 }
 
 /** Lists may come under differing keys while the API is young; take the first array found. */
-export function pickArray<T>(value: unknown, ...keys: string[]): T[] {
+function pickArray<T>(value: unknown, ...keys: string[]): T[] {
   if (Array.isArray(value)) return value as T[];
   if (!isRecord(value)) return [];
   for (const key of keys) {
@@ -167,7 +167,7 @@ export type Queue = {
   oldestQueuedAt?: string | null;
   oldest: ConversationSummary[];
 };
-export type Inbox = { conversations: ConversationSummary[]; queues: Queue[] };
+type Inbox = { conversations: ConversationSummary[]; queues: Queue[] };
 
 export type MessageStatus = "queued" | "sent" | "delivered" | "read" | "failed" | "received" | string;
 export type Media = {
@@ -271,7 +271,7 @@ export type RoutingSettings = {
 };
 
 /** Public holidays of the bank's state plus its own closure days, for the service-hours editor. */
-export type Holidays = {
+type Holidays = {
   region: string;
   year: number;
   holidays: { date: string; name: string }[];
@@ -296,7 +296,7 @@ export type ApiKey = {
   revokedAt?: string | null;
 };
 /** The answer of `POST /api-keys`: the secret `key` is in it this one time only. */
-export type CreatedApiKey = { apiKey: ApiKey & { key: string } };
+type CreatedApiKey = { apiKey: ApiKey & { key: string } };
 
 export type AuditEntry = {
   /** Numeric (as a string), ascending with time: the paging cursor `before`. */

@@ -6,7 +6,7 @@ import { useEffect, useRef, useSyncExternalStore } from "react";
 import { api } from "./api";
 
 /** The payloads are typed once, in @kanal/contracts; the console only lists the names it subscribes to. */
-export const EVENT_TYPES = [
+const EVENT_TYPES = [
   "conversation.assigned",
   "conversation.updated",
   "message.created",
@@ -18,10 +18,10 @@ const everyTypeSubscribed: Exclude<AgentEventType, (typeof EVENT_TYPES)[number]>
   : never = true;
 void everyTypeSubscribed;
 
-export type KanalEventType = AgentEventType;
-export type KanalEvent = AgentEventPayload & { id: string };
+type KanalEventType = AgentEventType;
+type KanalEvent = AgentEventPayload & { id: string };
 
-export type StreamState = "idle" | "connecting" | "live" | "reconnecting";
+type StreamState = "idle" | "connecting" | "live" | "reconnecting";
 
 type Listener = (event: KanalEvent) => void;
 

@@ -1,7 +1,7 @@
 import { type DependencyList, useCallback, useEffect, useRef, useState } from "react";
 import { ApiError } from "./api";
 
-export type Resource<T> = {
+type Resource<T> = {
   data: T | undefined;
   error: unknown;
   loading: boolean;
@@ -47,7 +47,7 @@ export function useResource<T>(loader: () => Promise<T>, deps: DependencyList): 
   return { data, error, loading, reload, setData };
 }
 
-export type ActionResult<R> = { ok: true; value: R } | { ok: false; error: ApiError };
+type ActionResult<R> = { ok: true; value: R } | { ok: false; error: ApiError };
 
 /** Run a submit action with busy and error state. */
 export function useAction(): {

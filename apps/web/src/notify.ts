@@ -1,8 +1,8 @@
 // In-app toasts, browser notifications and a short chime for new chats and messages.
 import { useSyncExternalStore } from "react";
 
-export type ToastKind = "info" | "success" | "error";
-export type Toast = { id: number; kind: ToastKind; text: string; href?: string };
+type ToastKind = "info" | "success" | "error";
+type Toast = { id: number; kind: ToastKind; text: string; href?: string };
 
 let toasts: Toast[] = [];
 let nextToastId = 1;
@@ -39,7 +39,7 @@ export function useToasts(): Toast[] {
 const MUTE_STORAGE = "kanal.soundMuted";
 const settingsListeners = new Set<() => void>();
 
-export function isSoundMuted(): boolean {
+function isSoundMuted(): boolean {
   return localStorage.getItem(MUTE_STORAGE) === "1";
 }
 
@@ -89,7 +89,7 @@ export function playChime(force = false): void {
 
 // ---------- browser notifications ----------
 
-export type NotificationState = "granted" | "denied" | "default" | "unsupported";
+type NotificationState = "granted" | "denied" | "default" | "unsupported";
 
 export function notificationState(): NotificationState {
   if (typeof Notification === "undefined") return "unsupported";
@@ -101,7 +101,7 @@ export async function requestNotificationPermission(): Promise<NotificationState
   return Notification.requestPermission();
 }
 
-export function showBrowserNotification(title: string, body: string, onClick?: () => void): void {
+function showBrowserNotification(title: string, body: string, onClick?: () => void): void {
   // Only when the tab is in the background: in front, the toast is enough.
   if (notificationState() !== "granted" || document.visibilityState === "visible") return;
   try {

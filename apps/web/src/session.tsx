@@ -4,7 +4,7 @@ import { api, type Me, type Membership, onUnauthenticated, type Role } from "./a
 import { stopEvents } from "./events";
 import { navigate, splitLocation } from "./router";
 
-export type SessionState =
+type SessionState =
   | { status: "loading" }
   | { status: "anonymous"; expired: boolean }
   | { status: "authenticated"; me: Me };

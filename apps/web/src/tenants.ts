@@ -57,7 +57,3 @@ export function useTenantInfos(slugs: readonly string[]): Map<string, TenantInfo
   }, [key]);
   return infos;
 }
-
-export function forgetTenant(slug: string): void {
-  cache.delete(slug);
-}

@@ -10,7 +10,7 @@ export interface WorkerContext {
 }
 
 /** A handler gets its job's payload already validated against the job's schema in @kanal/queue. */
-export type Handlers<Q extends QueueKey> = {
+type Handlers<Q extends QueueKey> = {
   [N in JobName<Q>]?: (data: ParsedJobData<Q, N>, ctx: WorkerContext) => Promise<unknown>;
 };
 

@@ -2,7 +2,7 @@ import { sweepPendingWebhooks } from "@kanal/core/channel";
 import { sweepOutbox } from "@kanal/core/outbox";
 import type { Services } from "@kanal/core/runtime";
 
-export interface Sweepers {
+interface Sweepers {
   stop(): void;
 }
 

@@ -127,7 +127,7 @@ const DASH = /[\p{Pd}\u2212]/u;
 const digitValues = new Map<number, number>();
 
 /** The value of a Unicode decimal digit, or -1. */
-export function decimalDigitValue(codePoint: number): number {
+function decimalDigitValue(codePoint: number): number {
   if (codePoint >= 48 && codePoint <= 57) return codePoint - 48;
   if (codePoint < 128) return -1;
   const known = digitValues.get(codePoint);

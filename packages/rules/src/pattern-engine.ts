@@ -103,7 +103,7 @@ function unsupportedConstruct(source: string): string | undefined {
  * `\S` get JS's Unicode meaning. Everything else RE2 reads as JS does (node-re2 translates \uXXXX and
  * \u{…}); call only for sources without lookarounds or backreferences.
  */
-export function toEngineSource(folded: string): string {
+function toEngineSource(folded: string): string {
   let out = "";
   let inClass = false;
   for (let i = 0; i < folded.length; i++) {
@@ -167,7 +167,7 @@ function classCost(body: string): number {
  * copies the body that often), {n,} by n + 1. The time of one search is at most proportional to this
  * times the length of the text, so bounding it bounds the classification time.
  */
-export function patternCost(engineSource: string): number {
+function patternCost(engineSource: string): number {
   const stack: number[] = [0];
   let lastAtom = 0;
   const add = (cost: number) => {

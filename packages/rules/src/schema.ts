@@ -56,7 +56,7 @@ export function foldPatternSource(source: string): string {
 }
 
 /** Flags of the JS compile check: a pattern must be valid JavaScript (what admins write) as well. */
-export const PATTERN_FLAGS = "u";
+const PATTERN_FLAGS = "u";
 
 const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,)/;
 

@@ -89,7 +89,12 @@ export function registerEvents(app: OpenAPIHono<AppEnv>) {
         await touch();
         await sink.write(sseFrame({ event: "ready", data: JSON.stringify({ userId: actor.userId }) }));
         if (lastEventId) {
-          for (const event of await replaySince(redis, c.get("services").config.QUEUE_PREFIX, actor.userId, lastEventId)) {
+          for (const event of await replaySince(
+            redis,
+            c.get("services").config.QUEUE_PREFIX,
+            actor.userId,
+            lastEventId,
+          )) {
             await sink.write(sseFrame({ id: event.id, event: event.type, data: JSON.stringify(event.data) }));
             lastSent = event.id;
           }

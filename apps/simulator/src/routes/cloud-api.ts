@@ -26,11 +26,11 @@ const VERSION = ":version{v[0-9]+(?:\\.[0-9]+)?}";
 /** Media URLs expire after five minutes, as Meta's do. */
 const MEDIA_URL_TTL_MS = 5 * 60 * 1000;
 
-export function sendMetaError(c: Context, error: MetaError): Response {
+function sendMetaError(c: Context, error: MetaError): Response {
   return c.json(error.body, error.httpStatus);
 }
 
-export function bearerToken(c: Context): string {
+function bearerToken(c: Context): string {
   return bearerOf(c.req.header("authorization"));
 }
 
@@ -90,7 +90,7 @@ async function readJson(c: Context): Promise<Record<string, unknown> | undefined
 }
 
 /** A Cloud API answer: HTTP status and JSON body. */
-export interface Answer {
+interface Answer {
   status: number;
   body: unknown;
 }

@@ -9,7 +9,7 @@ const GLYPHS: Record<string, string> = {
   failed: "✗",
 };
 
-export function failureReason(error: Message["error"]): string {
+function failureReason(error: Message["error"]): string {
   if (!error) return "";
   if (typeof error === "string") return error;
   return [error.message, error.code !== undefined ? `(${error.code})` : ""].filter(Boolean).join(" ");

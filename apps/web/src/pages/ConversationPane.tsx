@@ -27,7 +27,7 @@ function upsertMessage(messages: readonly Message[], message: Message): Message[
 }
 
 /** When the free-form window ends: the server's value, else 24 h after the last customer message. */
-export function windowEnd(conversation: ConversationDetail, messages: readonly Message[]): number | null {
+function windowEnd(conversation: ConversationDetail, messages: readonly Message[]): number | null {
   if (conversation.windowExpiresAt) return new Date(conversation.windowExpiresAt).getTime();
   const lastInbound = messages.filter((m) => m.direction === "inbound").at(-1);
   return lastInbound ? new Date(lastInbound.createdAt).getTime() + WINDOW_MS : null;

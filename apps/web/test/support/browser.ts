@@ -6,7 +6,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from "playwrig
 
 const WEB_DIR = fileURLToPath(new URL("../..", import.meta.url));
 const REPO_DIR = path.resolve(WEB_DIR, "../..");
-export const SCREENSHOT_DIR = path.join(REPO_DIR, "artifacts", "screenshots");
+const SCREENSHOT_DIR = path.join(REPO_DIR, "artifacts", "screenshots");
 
 function newestMtime(entry: string): number {
   const stat = statSync(entry);

@@ -7,7 +7,7 @@ import type { RequestContext } from "../kernel/request-context";
 import type { TenantAccess } from "../tenants/access";
 
 export const API_KEY_SCOPES = ["customers:read", "customers:write"] as const;
-export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 const KEY_PREFIX = "knl_";
 
 /** Creates a tenant-scoped key; the secret is returned once and only its SHA-256 is kept. */

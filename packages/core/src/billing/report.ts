@@ -4,7 +4,7 @@ import { isStripeError, METER_EVENT_NAMES, stripeClient } from "./stripe";
 import { billingDb, type UsageKind } from "./tables";
 import { mapLimit } from "../kernel/map-limit";
 
-export interface ReportOptions {
+interface ReportOptions {
   /** Rows per transaction; each batch is sent, then marked, then committed. */
   batchSize?: number;
   /** Meter events in flight at once. */
@@ -13,7 +13,7 @@ export interface ReportOptions {
   afterSend?: (batch: number, sent: number) => Promise<void> | void;
 }
 
-export interface ReportResult {
+interface ReportResult {
   reported: number;
   unreportable: number;
   failed: number;

@@ -6,7 +6,7 @@ import { billingDb } from "./tables";
 
 export const BILLING_SETUP_JOB = "setup-account";
 
-export type SetupResult =
+type SetupResult =
   | { state: "disabled" }
   | { state: "gone" }
   | { state: "waiting_for_plan"; customerId: string }

@@ -95,4 +95,3 @@ export type BillingTables = {
 export function billingDb(db: Db) {
   return db.withTables<BillingTables>();
 }
-export type BillingDb = ReturnType<typeof billingDb>;

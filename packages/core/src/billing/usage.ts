@@ -11,7 +11,7 @@ import { billingDb, USAGE_KINDS, type UsageKind } from "./tables";
 const LOOKBACK = "3 days";
 
 /** Outbound template messages WhatsApp accepted (failed sends are not billed by Meta, nor by us). */
-export const BILLABLE_TEMPLATE_STATUSES = ["sent", "delivered", "read"] as const;
+const BILLABLE_TEMPLATE_STATUSES = ["sent", "delivered", "read"] as const;
 
 /**
  * Derives billable events from the bank's conversations and messages into billing_usage. A conversation

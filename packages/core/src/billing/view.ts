@@ -5,7 +5,7 @@ import { billingEnabled } from "./stripe";
 import { billingDb } from "./tables";
 import { calendarMonth, collectUsage, usageForPeriod, type UsageSummary } from "./usage";
 
-export interface InvoiceView {
+interface InvoiceView {
   id: string;
   number: string | null;
   status: string;
@@ -18,7 +18,7 @@ export interface InvoiceView {
   createdAt: string;
 }
 
-export interface BillingOverview {
+interface BillingOverview {
   enabled: boolean;
   billingStatus: string;
   plan: PlanView | null;

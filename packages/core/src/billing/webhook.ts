@@ -12,7 +12,7 @@ import { billingDb, type BillingTables } from "./tables";
 type Trx = Transaction<Database & BillingTables>;
 const STRIPE = systemActor("stripe");
 
-export interface StripeWebhookResult {
+interface StripeWebhookResult {
   eventId: string;
   type: string;
   duplicate: boolean;
@@ -128,7 +128,7 @@ async function setStatus(
  * Mirrors one Stripe invoice; `at` is when Stripe's state was observed (event time, or now for a sync),
  * so an older observation arriving later never overwrites a newer one.
  */
-export async function upsertInvoice(
+async function upsertInvoice(
   trx: Kysely<Database & BillingTables>,
   tenantId: string,
   invoice: Stripe.Invoice,

@@ -14,13 +14,13 @@ export type DispatchOutcome =
   | { kind: "delay"; ms: number; reason: string }
   | { kind: "retry"; error: string };
 
-export interface DispatchDeps {
+interface DispatchDeps {
   services: Services;
   graph: GraphClient;
   limiter: SendLimiter;
 }
 
-export function createDispatchDeps(services: Services): DispatchDeps {
+function createDispatchDeps(services: Services): DispatchDeps {
   const { config, redis } = services;
   return {
     services,
@@ -206,9 +206,9 @@ type SendResult = { message: Outbound; answeredAt: number } & (
  * Meta's reason); `transient` (a timeout or 5xx may have reached Meta: the row stays `sending` and is
  * reconciled against its status webhook before it is sent again).
  */
-export type SendVerdict = "accepted" | GraphErrorClass;
+type SendVerdict = "accepted" | GraphErrorClass;
 
-export function sendVerdict(result: { error?: unknown }): SendVerdict {
+function sendVerdict(result: { error?: unknown }): SendVerdict {
   if (result.error === undefined) return "accepted";
   return result.error instanceof GraphError ? result.error.kind : "transient";
 }
@@ -217,7 +217,7 @@ export function sendVerdict(result: { error?: unknown }): SendVerdict {
  * Sends per limiter call, claim and wamid statement: about one window of a default number (80/s);
  * docs/BENCHMARKS.md §4 has the chunk sizes tried.
  */
-export const SEND_CHUNK = 80;
+const SEND_CHUNK = 80;
 
 /** What one chunk left to do. */
 interface ChunkOutcome {

@@ -2,7 +2,7 @@
 import { STATUS_CODES } from "node:http";
 import { Agent, request } from "undici";
 
-export interface GraphErrorBody {
+interface GraphErrorBody {
   error?: {
     message?: string;
     type?: string;
@@ -52,7 +52,7 @@ export class GraphError extends Error {
   }
 }
 
-export interface GraphClientOptions {
+interface GraphClientOptions {
   baseUrl: string;
   version: string;
   timeoutMs?: number;
@@ -63,7 +63,7 @@ export interface GraphClientOptions {
   connections?: number;
 }
 
-export interface SendResult {
+interface SendResult {
   wamid: string;
 }
 

@@ -18,7 +18,7 @@ type InboundMessage = Record<string, unknown> & {
   context?: { id?: string };
 };
 
-export interface IngestResult {
+interface IngestResult {
   messages: number;
   duplicates: number;
   statuses: number;
@@ -26,7 +26,7 @@ export interface IngestResult {
 }
 
 /** What we keep of each WhatsApp message type: a text to show and search, and the type's own details. */
-export function describeInbound(
+function describeInbound(
   m: InboundMessage,
 ): Pick<InboundMessageInput, "type" | "text" | "payload" | "media"> {
   const type = String(m.type ?? "unknown");
@@ -319,7 +319,7 @@ type StatusRow = NonNullable<ReturnType<typeof statusRow>>["row"];
  * round, where a round holds at most one status per message — a message named twice in one change gets
  * its statuses in order, each judged against the one before. Returns what changed and whom to tell.
  */
-export async function applyStatuses(
+async function applyStatuses(
   db: Db,
   tenant: Tenant,
   statuses: readonly StatusInput[],
@@ -514,7 +514,7 @@ async function deadEventSubjects(
 }
 
 /** Events of one `process-events` job processed at once (per-customer advisory locks serialise the rest). */
-export const EVENTS_IN_FLIGHT_PER_JOB = 8;
+const EVENTS_IN_FLIGHT_PER_JOB = 8;
 
 /**
  * Processes a batch of stored webhook events (one `process-events` job), at most

@@ -109,7 +109,7 @@ for i = 1, #ARGV, 2 do redis.call('ZADD', KEYS[1], 'XX', now - tonumber(ARGV[i +
 return now
 `;
 
-export interface LimiterOptions {
+interface LimiterOptions {
   prefix: string;
   windowMs?: number;
   /** How long an unanswered send holds its slot at most (longer than the HTTP timeout). */
@@ -124,7 +124,7 @@ export interface LimiterOptions {
 }
 
 /** One send in a batch: its slot id in the window and its recipient (for the pair rate). */
-export interface BatchSend {
+interface BatchSend {
   member: string;
   recipient: string;
 }

@@ -17,14 +17,14 @@ import type { TenantAccess } from "../tenants/access";
 import { kscMaySee, kscScopeOf } from "../tenants/ksc-scope";
 import { PRIORITY } from "@kanal/queue";
 
-export type SendInput =
+type SendInput =
   | { text: string }
   | { snippetId: string }
   | { template: { name: string; language: string; params?: string[] } };
 
-export type MessageKind = "reply" | "away" | "hint" | "auto_reply" | "notification";
+type MessageKind = "reply" | "away" | "hint" | "auto_reply" | "notification";
 
-export interface QueuedMessage {
+interface QueuedMessage {
   id: string;
   status: "queued";
   text: string | null;
@@ -242,11 +242,11 @@ export async function queueSystemMessage(
  * Messages per `send-batch` job at most. One job per bank's campaign keeps one job per number draining
  * it chunk by chunk (`SEND_CHUNK`), instead of many jobs of one number waking for the same free slots.
  */
-export const NOTIFICATION_BATCH_SIZE = 500;
+const NOTIFICATION_BATCH_SIZE = 500;
 /** Conversations read per statement when many notifications are checked at once. */
 const READ_CHUNK = 1_000;
 
-export interface NotificationInput {
+interface NotificationInput {
   conversationId: string;
   text: string;
 }

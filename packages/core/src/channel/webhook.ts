@@ -61,7 +61,7 @@ export function waIdsOf(payload: WebhookPayload): string[] {
 }
 
 /** The kinds of sensitive data masked out of one message (card_number, pin, tan, password, cvc …). */
-export function findingKinds(findings: MaskFinding[]): string[] {
+function findingKinds(findings: MaskFinding[]): string[] {
   return [...new Set(findings.map((f) => (f.kind === "secret" ? f.secretType : f.kind)))];
 }
 

@@ -8,7 +8,7 @@ import type { Services } from "../services";
 import { resolveTenant, type TenantAccess } from "../tenants/access";
 import { type KscScope, kscMaySee, kscScopeOf } from "../tenants/ksc-scope";
 
-export interface ConversationAccess {
+interface ConversationAccess {
   access: TenantAccess;
   conversation: Conversation;
   userId: string;
@@ -19,7 +19,7 @@ export interface ConversationAccess {
  * now (its queue or held by a KSC agent) or their own; never on what another organisation handled,
  * even one contracted to the bank before (tenants/ksc-scope).
  */
-export function kscMayAccess(conversation: Conversation, viewer: KscScope): boolean {
+function kscMayAccess(conversation: Conversation, viewer: KscScope): boolean {
   return kscMaySee(conversation, viewer);
 }
 

@@ -5,7 +5,7 @@ import { maskedOrNull, maskForStorage, viewerOf, viewText } from "../rules/guard
 import type { Services } from "../services";
 import { accessConversation } from "./access";
 
-export interface CallbackView {
+interface CallbackView {
   id: string;
   conversationId: string;
   note: string;

@@ -103,12 +103,12 @@ export async function endKscContract(services: Services, ctx: RequestContext, te
   });
 }
 
-export interface KscOrgRef {
+interface KscOrgRef {
   id: string;
   slug: string;
 }
 
-export interface ContractChange {
+interface ContractChange {
   /** the organisation contracted until now (null: none) */
   from: KscOrgRef | null;
   /** the organisation contracted from now on (null: the contract ended) */
@@ -119,7 +119,7 @@ export interface ContractChange {
   now: Date;
 }
 
-export interface ContractMoves {
+interface ContractMoves {
   events: DomainEvent[];
   /** chats that waited in the KSC queue */
   waiting: number;
@@ -141,7 +141,7 @@ export interface ContractMoves {
  * holders' ids, the order every transition locks agent_state rows in. The caller emits the returned
  * events after commit.
  */
-export async function moveChatsAtContractChange(
+async function moveChatsAtContractChange(
   trx: Trx,
   tenant: Tenant,
   change: ContractChange,

@@ -18,9 +18,9 @@ import {
   type TransitionResult,
 } from "./transitions";
 
-export type HandoverTarget = { person: Person; requireOnline: boolean } | { queue: QueueSide };
+type HandoverTarget = { person: Person; requireOnline: boolean } | { queue: QueueSide };
 
-export interface HandOverOptions {
+interface HandOverOptions {
   by: "handover" | "rule";
   actor: Actor;
   /** the person handing over (null: the rule book) */
@@ -111,7 +111,7 @@ const kscNotContracted = () =>
     "This bank has no contracted KSC, so nothing can be handed to a KSC queue.",
   );
 
-export interface HandoverInput {
+interface HandoverInput {
   toUserId?: string;
   toQueue?: QueueSide;
   note?: string;

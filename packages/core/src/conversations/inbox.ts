@@ -5,7 +5,7 @@ import { AppError } from "../kernel/errors";
 import type { Services } from "../services";
 import { type KscScope, kscMaySeeSql } from "../tenants/ksc-scope";
 
-export interface InboxConversation {
+interface InboxConversation {
   tenant: string;
   tenantName: string;
   id: string;
@@ -20,7 +20,7 @@ export interface InboxConversation {
   routingReason: string | null;
 }
 
-export interface InboxQueue {
+interface InboxQueue {
   tenant: string;
   tenantName: string;
   queue: "bank" | "ksc";

@@ -13,7 +13,7 @@ export interface Person {
   kscOrgId: string | null;
 }
 
-export function handledByOfRole(role: string): HandledBy {
+function handledByOfRole(role: string): HandledBy {
   return role === "ksc_agent" ? "ksc" : role === "bank_advisor" ? "advisor" : "in_house";
 }
 

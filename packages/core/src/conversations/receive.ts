@@ -41,7 +41,7 @@ export interface ReceivedMessage {
   hasMedia: boolean;
 }
 
-export interface ReceiveOptions {
+interface ReceiveOptions {
   /** Take the bank's routing lock with the insert (the caller routes a new conversation next; ADR 0005 lock order). */
   lockBankForRouting: boolean;
   /** A statement of the caller's (a `name as (…)` CTE) to run in the same round trip as the insert. */

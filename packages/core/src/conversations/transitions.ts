@@ -101,13 +101,13 @@ export interface DecisionRecord {
 }
 
 /** An internal note written with a transition (handover note); masked for storage like any message text. */
-export interface NoteInput {
+interface NoteInput {
   text: string;
   authorUserId: string | null;
   kind: "handover_note";
 }
 
-export interface AuditInput {
+interface AuditInput {
   actor: Actor;
   action: string;
   details: Record<string, unknown>;
@@ -127,7 +127,7 @@ interface CommonInput {
   now: Date;
 }
 
-export interface AssignInput extends CommonInput {
+interface AssignInput extends CommonInput {
   userId: string;
   handledBy: HandledBy;
   /** the KSC organisation now handling it; null leaves the last one recorded (the bank took it over) */
@@ -138,7 +138,7 @@ export interface AssignInput extends CommonInput {
   by: AssignedBy;
 }
 
-export interface EnqueueInput extends CommonInput {
+interface EnqueueInput extends CommonInput {
   queue: QueueSide;
   handledBy: HandledBy;
   /** the KSC organisation whose queue it waits in; null leaves the last one recorded */

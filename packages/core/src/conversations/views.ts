@@ -9,7 +9,7 @@ import type { TenantAccess } from "../tenants/access";
 import { kscMaySee, kscMaySeeSql, kscScopeOf } from "../tenants/ksc-scope";
 import { WINDOW_MS } from "./window";
 
-export interface ConversationSummary {
+interface ConversationSummary {
   id: string;
   tenant: string;
   status: string;
@@ -23,7 +23,7 @@ export interface ConversationSummary {
   openedAt: string;
 }
 
-export interface MessageView {
+interface MessageView {
   id: string;
   direction: string;
   type: string;

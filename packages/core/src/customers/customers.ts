@@ -6,7 +6,7 @@ import type { RequestContext } from "../kernel/request-context";
 import type { TenantAccess } from "../tenants/access";
 import { notificationsAllowed, optColumns } from "./opt-in";
 
-export interface CustomerView {
+interface CustomerView {
   id: string;
   externalRef: string | null;
   name: string | null;
@@ -30,7 +30,7 @@ type CustomerRow = {
   created_at: Date;
 };
 
-export function customerView(r: CustomerRow): CustomerView {
+function customerView(r: CustomerRow): CustomerView {
   return {
     id: r.id,
     externalRef: r.external_ref,

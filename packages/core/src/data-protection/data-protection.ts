@@ -14,11 +14,11 @@ import { issueFields } from "../rules/validation";
 
 type Trx = Transaction<Database>;
 
-export const RETENTION_SETTING = "retention";
+const RETENTION_SETTING = "retention";
 /** Longest retention we accept (ten years, the longest German commercial retention period). */
 export const MAX_RETENTION_DAYS = 3650;
 
-export const retentionSchema = z.strictObject({
+const retentionSchema = z.strictObject({
   days: z
     .number()
     .int("Ganze Tage angeben.")
@@ -26,7 +26,7 @@ export const retentionSchema = z.strictObject({
     .max(MAX_RETENTION_DAYS, `Höchstens ${MAX_RETENTION_DAYS} Tage.`)
     .nullable(),
 });
-export type RetentionSetting = z.infer<typeof retentionSchema>;
+type RetentionSetting = z.infer<typeof retentionSchema>;
 
 /** Without a setting nothing is deleted automatically: deleting a bank's records needs the bank's decision. */
 export async function getRetention(
@@ -73,7 +73,7 @@ export async function setRetention(
   return getRetention(db, access.schema);
 }
 
-export interface PurgeResult {
+interface PurgeResult {
   schema: string;
   days: number | null;
   cutoff: string | null;
@@ -590,5 +590,10 @@ async function eraseFromRedis(
     erased.waIds.flatMap((waId) => pairKeys(services.config.QUEUE_PREFIX, number, waId)),
   );
   if (keys.length > 0) await services.redis.del(...keys);
-  await forgetConversations(services.redis, services.config.QUEUE_PREFIX, erased.people, erased.conversationIds);
+  await forgetConversations(
+    services.redis,
+    services.config.QUEUE_PREFIX,
+    erased.people,
+    erased.conversationIds,
+  );
 }

@@ -1,7 +1,7 @@
 import type { Db, Transaction, Database } from "@kanal/db";
 import { auditActor, type Actor } from "./actor";
 
-export interface AuditEntry {
+interface AuditEntry {
   action: string;
   targetType?: string;
   targetId?: string;

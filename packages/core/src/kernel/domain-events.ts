@@ -105,6 +105,3 @@ export interface DomainEventBus {
   /** Runs every listener for the events; a failing listener is logged, never thrown to the caller. */
   emit(events: readonly DomainEvent[]): Promise<void>;
 }
-
-/** A bus without listeners: for code that runs without a process around it (scripts, migrations). */
-export const silentBus: DomainEventBus = { emit: async () => undefined };

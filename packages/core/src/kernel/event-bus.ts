@@ -1,6 +1,6 @@
 import type { DomainEvent, DomainEventBus } from "./domain-events";
 
-export type DomainEventListener = (events: readonly DomainEvent[]) => Promise<void>;
+type DomainEventListener = (events: readonly DomainEvent[]) => Promise<void>;
 
 /**
  * The process's listeners for committed domain events, in registration order. A listener that fails is

@@ -6,9 +6,9 @@ import { conflict, invalid, notFound, uniqueViolation } from "../kernel/errors";
 import type { RequestContext } from "../kernel/request-context";
 import type { TenantAccess } from "../tenants/access";
 
-export type BankRole = Extract<Role, "bank_admin" | "bank_agent" | "bank_advisor">;
+type BankRole = Extract<Role, "bank_admin" | "bank_agent" | "bank_advisor">;
 
-export interface BankUserView {
+interface BankUserView {
   id: string;
   email: string;
   name: string;

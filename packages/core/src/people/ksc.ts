@@ -214,7 +214,7 @@ export async function auditKscContract(
   await auditControl(trx, ctx.actor, { ...full, tenantId: tenant.id });
 }
 
-export interface KscContractPeriod {
+interface KscContractPeriod {
   kscOrg: string;
   name: string;
   startedAt: string;

@@ -110,7 +110,8 @@ export async function forgetConversations(
   const users = [...new Set(userIds)];
   if (users.length === 0 || conversationIds.length === 0) return 0;
   const pipeline = withPublishCommand(redis).pipeline() as ReturnType<Redis["pipeline"]> & PublishCommand;
-  for (const userId of users) pipeline.kanalForgetConversations(streamKey(prefix, userId), ...conversationIds);
+  for (const userId of users)
+    pipeline.kanalForgetConversations(streamKey(prefix, userId), ...conversationIds);
   let deleted = 0;
   for (const [error, count] of (await pipeline.exec()) ?? []) {
     if (error) throw error;
@@ -128,7 +129,15 @@ export async function expireStreamsWithoutTtl(redis: Redis, prefix: string): Pro
   let cursor = "0";
   let expired = 0;
   do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", streamKey(prefix, "*"), "COUNT", 1000, "TYPE", "stream");
+    const [next, keys] = await redis.scan(
+      cursor,
+      "MATCH",
+      streamKey(prefix, "*"),
+      "COUNT",
+      1000,
+      "TYPE",
+      "stream",
+    );
     cursor = next;
     if (keys.length === 0) continue;
     const pipeline = redis.pipeline();

@@ -8,12 +8,12 @@ import { inTransaction } from "../outbox/unit-of-work";
 import type { Services } from "../services";
 import { loadRoutingAgents } from "./context";
 
-export interface QueueTarget {
+interface QueueTarget {
   tenantId: string;
   side: QueueSide;
 }
 
-export interface BackfillAssignmentResult {
+interface BackfillAssignmentResult {
   tenantId: string;
   conversationId: string;
   userId: string;
@@ -155,7 +155,7 @@ export async function drainQueues(
 }
 
 /** The queues a person may be served from: their banks' queues (agents, admins) and their KSC's banks. */
-export async function queuesOfUser(services: Services, userId: string): Promise<QueueTarget[]> {
+async function queuesOfUser(services: Services, userId: string): Promise<QueueTarget[]> {
   const memberships = await services.db
     .withSchema("control")
     .selectFrom("memberships")

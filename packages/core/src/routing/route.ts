@@ -19,9 +19,9 @@ import { compiledRuleBook } from "../rules/rule-book";
 import type { Services } from "../services";
 import { type AgentJson, type LoadedAgent, routingAgentsJson, toLoadedAgents } from "./context";
 
-export type RoutingTrigger = "new" | "reopen" | "unanswered" | "requeue";
+type RoutingTrigger = "new" | "reopen" | "unanswered" | "requeue";
 
-export interface RouteConversationInput {
+interface RouteConversationInput {
   tenantId: string;
   conversationId: string;
   trigger: RoutingTrigger | string;
@@ -46,7 +46,7 @@ const MAX_STORED_CANDIDATES = 40;
 const CLAIM_ATTEMPTS = 5;
 
 /** The JSON stored in conversations.routing and shown on the conversation (`routing.reason`). */
-export function routingSummary(
+function routingSummary(
   decision: Pick<RoutingDecision, "mode" | "rule" | "reason" | "reasonDe" | "candidates" | "target"> &
     Partial<Pick<RoutingDecision, "nextOpening" | "closedPeriodKey" | "addressedAdvisor" | "opening">>,
   trigger: string,
@@ -79,7 +79,7 @@ function trimCandidates(candidates: readonly RoutingCandidate[]): RoutingCandida
   return candidates.filter((c) => c.eligible || c.kind !== "ksc" || !/^offline/.test(c.why));
 }
 
-export interface DecideAndApplyOptions {
+interface DecideAndApplyOptions {
   now: Date;
   trigger: string;
   /** People who must not get the chat (e.g. the agent who left it unanswered). */
@@ -105,7 +105,7 @@ async function bankOnlyTopicOf(
 }
 
 /** What a decision needs about the customer and the conversation besides the people. */
-export interface RoutingFacts {
+interface RoutingFacts {
   advisor_user_id: string | null;
   previous_user_id: string | null;
   previous_closed_at: Date | null;
@@ -144,7 +144,7 @@ function previousHandlerJoin(schema: string) {
 }
 
 /** What one routing statement reads besides the conversation row: the facts and the people. */
-export interface RoutingSnapshot {
+interface RoutingSnapshot {
   facts: RoutingFacts;
   agents: LoadedAgent[];
 }

@@ -15,7 +15,7 @@ import type { Services } from "../services";
 import type { TenantAccess } from "../tenants/access";
 import { loadRoutingConfig } from "../conversations/bank";
 
-export interface RoutingSettingsView {
+interface RoutingSettingsView {
   routing: RoutingConfig;
   kscContracted: boolean;
   kscOrg: string | null;
@@ -70,7 +70,7 @@ function zodFields(error: z.ZodError): FieldError[] {
 }
 
 /** The full configuration, validated by the schema (unknown fields refused) and against the contract. */
-export const routingConfigStrictSchema = z.strictObject(routingConfigSchema.shape);
+const routingConfigStrictSchema = z.strictObject(routingConfigSchema.shape);
 
 export async function putRoutingSettings(
   services: Services,
@@ -134,7 +134,7 @@ export function holidaysPreview(access: TenantAccess, config: RoutingConfig, yea
 
 // ---- absences ----
 
-export interface AbsenceView {
+interface AbsenceView {
   id: string;
   userId: string;
   startsAt: string;

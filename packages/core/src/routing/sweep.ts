@@ -121,7 +121,7 @@ class NoBetterHandler extends Error {}
  * long is routed again without them, but only when someone else can take it now — moving it back into
  * a queue would make the customer wait longer, not shorter. Advisors' chats are left alone.
  */
-export async function reassignUnanswered(
+async function reassignUnanswered(
   services: Services,
   ctx: BankContext,
   now: Date = new Date(),
@@ -187,7 +187,7 @@ const UNROUTED_AFTER_MS = 30_000;
  * The safety net under routing-in-the-ingest: a new conversation whose routing failed and whose
  * routing job could not be queued either (Redis away at that moment) is routed here.
  */
-export async function routeUnrouted(services: Services, ctx: BankContext, now: Date): Promise<number> {
+async function routeUnrouted(services: Services, ctx: BankContext, now: Date): Promise<number> {
   const stale = await services.db
     .withSchema(ctx.schema)
     .selectFrom("conversations")

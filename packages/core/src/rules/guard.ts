@@ -67,7 +67,7 @@ export function viewerOf(access: Pick<TenantAccess, "via">): Viewer {
   return access.via === "ksc" ? "ksc" : "bank";
 }
 
-export interface AgentDraftInput {
+interface AgentDraftInput {
   schema: string;
   conversationId: string;
   /** conversations.rule_id; null when the conversation was never classified (the default rule applies) */
@@ -81,7 +81,7 @@ export interface AgentDraftInput {
   ctx: RequestContext;
 }
 
-export interface AgentDraftCheck {
+interface AgentDraftCheck {
   allowed: boolean;
   ruleId: string;
   topic: string;

@@ -17,7 +17,7 @@ const HANDLING_LABELS: Record<Rule["handling"], { de: string; en: string }> = {
   ksc_allowed: { de: "Sparkasse und KSC", en: "Bank and contact centre" },
 };
 
-export interface ConversationGuidance {
+interface ConversationGuidance {
   conversationId: string;
   topic: string;
   ruleId: string;
@@ -133,7 +133,7 @@ export async function conversationGuidance(
   };
 }
 
-export interface TopicCount {
+interface TopicCount {
   ruleId: string;
   topic: string;
   /** conversations with at least one inbound message on this topic in the period */

@@ -37,15 +37,6 @@ function remember(schema: string, book: CompiledRuleBook): CompiledRuleBook {
   return book;
 }
 
-/** For tests and for a dropped schema (tenant deleted): forget what was compiled. */
-export function clearRuleBookCache(schema?: string): void {
-  if (schema === undefined) {
-    compiledBooks.clear();
-    return;
-  }
-  for (const key of [...compiledBooks.keys()]) if (key.startsWith(`${schema}#`)) compiledBooks.delete(key);
-}
-
 export async function latestRuleBookVersion(db: DbExecutor, schema: string): Promise<number> {
   const row = await db
     .withSchema(schema)
@@ -79,7 +70,7 @@ export async function compiledRuleBook(
   return remember(schema, compileRuleBook({ version: row.version, rules: row.rules as Rule[] }));
 }
 
-export interface InboundClassification {
+interface InboundClassification {
   ruleId: string;
   topic: string;
   /** the rule-book version used — store it on the message (messages.rule_version) */
@@ -109,7 +100,7 @@ function toInbound(result: Classification): InboundClassification {
  * Classifies an inbound customer message with the bank's latest rule book. Pass the MASKED text
  * (maskInbound first): the classifier never needs the clear card number.
  */
-export async function classifyInbound(
+async function classifyInbound(
   db: DbExecutor,
   schema: string,
   text: string,
@@ -120,7 +111,7 @@ export async function classifyInbound(
   return toInbound(classify(book, text));
 }
 
-export interface MaskedInbound {
+interface MaskedInbound {
   /** the text to store, index, log and show */
   text: string;
   findings: MaskFinding[];

@@ -14,21 +14,21 @@ import type { TenantAccess } from "../tenants/access";
 import { compiledRuleBook, latestRuleBookVersion } from "./rule-book";
 import { invalidFrom, issueFields } from "./validation";
 
-export interface RuleBookView {
+interface RuleBookView {
   version: number;
   createdAt: string;
   createdBy: string | null;
   rules: Rule[];
 }
 
-export interface RuleBookVersionSummary {
+interface RuleBookVersionSummary {
   version: number;
   createdAt: string;
   createdBy: string | null;
   ruleCount: number;
 }
 
-export type RuleChange =
+type RuleChange =
   | { kind: "created"; rule: unknown }
   | { kind: "updated"; ruleId: string; patch: Record<string, unknown> }
   | { kind: "deleted"; ruleId: string }
@@ -243,7 +243,7 @@ export async function changeRuleBook(
   return result;
 }
 
-export interface RuleCheckResult extends MatchExplanation {
+interface RuleCheckResult extends MatchExplanation {
   /** true when the text was checked against rules sent with the request instead of the published book */
   draft: boolean;
 }

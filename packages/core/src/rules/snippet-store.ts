@@ -9,7 +9,7 @@ import type { TenantAccess } from "../tenants/access";
 import { latestRuleBookVersion } from "./rule-book";
 import { issueFields } from "./validation";
 
-export interface SnippetView {
+interface SnippetView {
   id: string;
   shortcut: string;
   title: string;
@@ -55,16 +55,16 @@ const bodySchema = z
     }
   });
 
-export const snippetInputSchema = z.strictObject({
+const snippetInputSchema = z.strictObject({
   shortcut: shortcutSchema,
   title: z.string().trim().min(1, "Titel fehlt.").max(120),
   body: bodySchema,
   category: z.string().trim().max(60).nullable().optional(),
 });
-export const snippetPatchSchema = snippetInputSchema.partial();
+const snippetPatchSchema = snippetInputSchema.partial();
 
-export type SnippetInput = z.input<typeof snippetInputSchema>;
-export type SnippetPatch = z.input<typeof snippetPatchSchema>;
+type SnippetInput = z.input<typeof snippetInputSchema>;
+type SnippetPatch = z.input<typeof snippetPatchSchema>;
 
 type Row = {
   id: string;

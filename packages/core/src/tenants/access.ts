@@ -10,7 +10,7 @@ export interface TenantAccess {
   membership: MembershipView | null;
 }
 
-export interface TenantRequirement {
+interface TenantRequirement {
   /** Roles of the bank (or ksc_agent for a contracted KSC) that may use this. */
   roles?: readonly Role[];
   /** API-key scope that may use this. */
@@ -28,7 +28,7 @@ export async function findTenantBySlug(db: Db, slug: string): Promise<Tenant | u
     .executeTakeFirst();
 }
 
-export async function contractedKscOrgId(db: Db, tenantId: string): Promise<string | null> {
+async function contractedKscOrgId(db: Db, tenantId: string): Promise<string | null> {
   const row = await db
     .withSchema("control")
     .selectFrom("ksc_contracts")

@@ -28,7 +28,7 @@ export function kscScopeOf(access: TenantAccess, userId: string | null): KscScop
 }
 
 /** The columns the rule reads. */
-export interface KscVisibleRow {
+interface KscVisibleRow {
   ksc_org_id: string | null;
   handled_by: string | null;
   queue: string | null;

@@ -8,8 +8,8 @@ import { conflict, invalid, uniqueViolation } from "../kernel/errors";
 import type { RequestContext } from "../kernel/request-context";
 import { requireProvider } from "./access";
 
-export const SLUG_PATTERN = /^[a-z][a-z0-9-]{1,39}$/;
-export const RESERVED_SLUGS = new Set([
+const SLUG_PATTERN = /^[a-z][a-z0-9-]{1,39}$/;
+const RESERVED_SLUGS = new Set([
   "admin",
   "api",
   "app",
@@ -32,7 +32,7 @@ export const RESERVED_SLUGS = new Set([
   "information-schema",
 ]);
 
-export function tenantSchemaName(slug: string): string {
+function tenantSchemaName(slug: string): string {
   return `t_${slug.replaceAll("-", "_")}`;
 }
 
@@ -45,7 +45,7 @@ export function checkSlug(slug: string, path = "slug"): void {
   }
 }
 
-export interface OnboardTenantInput {
+interface OnboardTenantInput {
   slug: string;
   name: string;
   timezone: string;
@@ -54,7 +54,7 @@ export interface OnboardTenantInput {
   admin: { email: string; name: string; password: string };
 }
 
-export interface OnboardDeps {
+interface OnboardDeps {
   db: Db;
   secretsKey: Buffer;
   tenantMigrations: readonly SchemaMigration[];

@@ -2,7 +2,7 @@ import type { Actor } from "@kanal/core/kernel";
 import type { EventHub } from "@kanal/core/realtime";
 import type { Services } from "@kanal/core/runtime";
 
-export interface AppVariables {
+interface AppVariables {
   requestId: string;
   services: Services;
   hub: EventHub;

@@ -139,8 +139,8 @@ export type Customer = {
   externalRef?: string | null;
   advisorUserId?: string | null;
 };
-export type ConversationStatus = "open" | "queued" | "closed" | string;
-export type HandledBy = "in_house" | "ksc" | "advisor" | string;
+type ConversationStatus = "open" | "queued" | "closed" | string;
+type HandledBy = "in_house" | "ksc" | "advisor" | string;
 
 export type ConversationSummary = {
   id: string;
@@ -170,7 +170,7 @@ export type Queue = {
 type Inbox = { conversations: ConversationSummary[]; queues: Queue[] };
 
 export type MessageStatus = "queued" | "sent" | "delivered" | "read" | "failed" | "received" | string;
-export type Media = {
+type Media = {
   id?: string;
   url?: string;
   mimeType?: string;
@@ -228,7 +228,7 @@ export type ConversationView = {
 export type Guidance = Record<string, unknown>;
 
 export type Snippet = { id: string; shortcut: string; title: string; body: string; category?: string | null };
-export type TemplateSend = { name: string; language: string; params: string[] };
+type TemplateSend = { name: string; language: string; params: string[] };
 export type SendBody = { text: string } | { snippetId: string } | { template: TemplateSend };
 
 export type TenantUser = {

@@ -20,7 +20,7 @@ export interface PlanAmounts {
   template_message?: number | null;
 }
 
-export interface BillingPlansTable {
+interface BillingPlansTable {
   id: string;
   code: string;
   name: string;
@@ -35,7 +35,7 @@ export interface BillingPlansTable {
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
-export interface BillingAccountsTable {
+interface BillingAccountsTable {
   tenant_id: string;
   plan_id: string | null;
   stripe_customer_id: string | null;
@@ -49,7 +49,7 @@ export interface BillingAccountsTable {
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
-export interface BillingInvoicesTable {
+interface BillingInvoicesTable {
   id: string;
   tenant_id: string;
   number: string | null;
@@ -64,13 +64,13 @@ export interface BillingInvoicesTable {
   event_at: Timestamp;
   updated_at: Timestamp;
 }
-export interface StripeEventsTable {
+interface StripeEventsTable {
   id: string;
   type: string;
   tenant_id: string | null;
   received_at: CreatedAt;
 }
-export interface BillingUsageTable {
+interface BillingUsageTable {
   id: string;
   kind: UsageKind;
   source: "conversation" | "message";

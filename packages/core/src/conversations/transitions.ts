@@ -31,7 +31,7 @@ import { claimAgentSlotSql, lockBankRouting } from "./locks";
  *                    └──enqueue (handover, closing, rule)
  */
 
-export type ConversationStatus = "queued" | "open" | "closed";
+type ConversationStatus = "queued" | "open" | "closed";
 
 /** The columns of a locked conversation the verbs read. */
 export interface ConversationState {

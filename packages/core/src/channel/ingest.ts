@@ -6,7 +6,7 @@ import { mapLimit } from "../kernel/map-limit";
 import { outboxJob, writeOutbox } from "../outbox/outbox";
 import { afterCommit, Changes } from "../outbox/unit-of-work";
 import { routeLockedConversation } from "../routing/route";
-import { afterInboundHasWork } from "../rules/follow-up-work";
+import { type FollowUpState, followUpNeeded } from "../rules/follow-up-work";
 import type { Services } from "../services";
 import { bindingForNumber } from "./tenants-by-number";
 import { maskWebhookPayload, type WebhookPayload, waIdsOf } from "./webhook";
@@ -174,15 +174,19 @@ async function ingestMessage(
         ...(alongside && { alongside }),
       });
       if (!received) return null;
+      // The conversation as this transaction leaves it: what the follow-ups need to know.
+      const state: FollowUpState = { kscSide: received.kscSide, flags: received.flags };
       if (received.newConversation) {
         const input = { tenantId: tenant.id, conversationId: received.conversationId, trigger: "new" };
         if (route) {
           try {
-            await routeLockedConversation(trx, tenant, input, changes, now);
+            const routed = await routeLockedConversation(trx, tenant, input, changes, now);
+            state.kscSide = routed.handledBy === "ksc" || routed.queue === "ksc";
           } catch (error) {
             throw new RoutingInIngestFailed((error as Error).message, { cause: error });
           }
         } else {
+          state.kscSide = null;
           changes.enqueue(
             outboxJob(
               "routing",
@@ -204,7 +208,7 @@ async function ingestMessage(
           customerName: received.customerName,
         });
       }
-      changes.enqueue(...followUpJobs(tenant, received));
+      changes.enqueue(...followUpJobs(tenant, received, state));
       return { received, entries: await writeOutbox(trx, changes.jobs) };
     });
     if (done) await afterCommit(services, changes, done.entries);
@@ -225,9 +229,9 @@ async function ingestMessage(
 }
 
 /** The jobs a stored message needs: the rule book's follow-ups (when it has any) and its media download. */
-function followUpJobs(tenant: Tenant, m: ReceivedMessage) {
+function followUpJobs(tenant: Tenant, m: ReceivedMessage, state: FollowUpState) {
   const jobs = [];
-  if (afterInboundHasWork(m.text, m.sensitiveKinds, m.ruleAction)) {
+  if (followUpNeeded(m, state)) {
     jobs.push(
       outboxJob(
         "inbound",

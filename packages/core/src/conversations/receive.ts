@@ -31,6 +31,10 @@ export interface ReceivedMessage {
   newConversation: boolean;
   /** who holds an existing conversation (null: it waits) */
   assigneeUserId: string | null;
+  /** an existing conversation is the KSC's (held by it or waiting in its queue) */
+  kscSide: boolean;
+  /** an existing conversation's flags (the rule book's once-per-topic markers among them) */
+  flags: string[];
   customerName: string | null;
   ruleId: string | null;
   ruleVersion: number | null;
@@ -75,6 +79,9 @@ export async function receiveMessage(
       profile_name: string | null;
       conversation_id: string | null;
       assignee_user_id: string | null;
+      handled_by: string | null;
+      queue: string | null;
+      flags: string[] | null;
       topic: string | null;
       rule_version: number | null;
     }>`
@@ -91,7 +98,7 @@ export async function receiveMessage(
     )
     select exists (select 1 from seen) as seen,
       customer.id as customer_id, customer.name, customer.profile_name,
-      c.id as conversation_id, c.assignee_user_id, c.topic,
+      c.id as conversation_id, c.assignee_user_id, c.handled_by, c.queue, c.flags, c.topic,
       (select max(version) from ${table("rule_book_versions")}) as rule_version
     from (select 1) as one
     left join customer on true
@@ -162,6 +169,8 @@ export async function receiveMessage(
     messageId,
     newConversation,
     assigneeUserId: found.assignee_user_id,
+    kscSide: found.handled_by === "ksc" || found.queue === "ksc",
+    flags: found.flags ?? [],
     customerName: found.name ?? found.profile_name,
     ruleId,
     ruleVersion: masked?.classification.version ?? null,

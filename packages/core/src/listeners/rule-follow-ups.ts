@@ -19,7 +19,7 @@ import { systemActor } from "../kernel/actor";
 import { auditTenant } from "../kernel/audit";
 import type { Trx } from "../kernel/executor";
 import { type Changes, inTransaction } from "../outbox/unit-of-work";
-import { hintKinds } from "../rules/follow-up-work";
+import { autoReplyMarker, callbackMarker, hintKinds } from "../rules/follow-up-work";
 import { compiledRuleBook } from "../rules/rule-book";
 import type { Services } from "../services";
 
@@ -33,8 +33,6 @@ export interface AfterInboundOutcome {
 }
 
 const SYSTEM = systemActor("rules");
-const AUTO_REPLIED = (ruleId: string) => `auto_reply:${ruleId}`;
-const CALLBACK_FOR = (ruleId: string) => `callback:${ruleId}`;
 
 /** A follow-up found the customer's window closed: its claim is rolled back with the transaction. */
 class WindowClosed extends Error {}
@@ -131,7 +129,7 @@ async function autoReply(services: Services, tenant: Tenant, job: AfterInboundJo
   return claimAndWrite(
     services,
     (trx) =>
-      claimMarker(trx, schema, job.conversationId, AUTO_REPLIED(rule.id), [CONVERSATION_FLAGS.redirected]),
+      claimMarker(trx, schema, job.conversationId, autoReplyMarker(rule.id), [CONVERSATION_FLAGS.redirected]),
     async (trx, changes) => {
       const queued = await writeSystemMessage(trx, changes, {
         tenant,
@@ -159,7 +157,7 @@ async function autoReply(services: Services, tenant: Tenant, job: AfterInboundJo
 async function suggestCallback(services: Services, tenant: Tenant, job: AfterInboundJob, rule: Rule) {
   const schema = tenant.schema_name;
   return inTransaction(services, async (trx, changes) => {
-    const claimed = await claimMarker(trx, schema, job.conversationId, CALLBACK_FOR(rule.id), [
+    const claimed = await claimMarker(trx, schema, job.conversationId, callbackMarker(rule.id), [
       CONVERSATION_FLAGS.callbackSuggested,
     ]);
     if (!claimed) return false;

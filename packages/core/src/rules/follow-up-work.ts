@@ -27,18 +27,44 @@ export function hintKinds(text: string | null, sensitiveKinds: readonly string[]
   return [...new Set([...sensitiveKinds, ...extra, ...sensitiveKindsInMaskedText(text ?? "")])];
 }
 
+/** The markers on a conversation that make an automatic reply and a callback suggestion once per topic. */
+export const autoReplyMarker = (ruleId: string) => `auto_reply:${ruleId}`;
+export const callbackMarker = (ruleId: string) => `callback:${ruleId}`;
+
+/** What the ingest knows about the conversation right after storing (and maybe routing) the message. */
+export interface FollowUpState {
+  /** the KSC holds the chat or it waits in the KSC queue (null: not known yet, e.g. routing is pending) */
+  kscSide: boolean | null;
+  flags: readonly string[];
+}
+
 /**
- * Whether `after-inbound` has anything to do for a message: a hint to send, a rule action other than
- * answering, or a STOP/START to record. Most messages have none; the ingest then enqueues no job at all.
+ * Whether `after-inbound` would do anything for this message in this conversation: a hint (audited each
+ * time), STOP/START, an automatic reply or callback suggestion not yet given for this topic, or a handover
+ * to the advisor of a chat the KSC has. Judged with what the ingest's transaction just read, so a message
+ * whose follow-up is already done, or does not apply, costs no job; the job itself still claims every
+ * effect, so a race between two messages of one topic only costs a job that finds its work done.
  */
-export function afterInboundHasWork(
-  text: string | null,
-  sensitiveKinds: readonly string[],
-  ruleAction: Rule["action"]["type"] | null,
+export function followUpNeeded(
+  message: {
+    text: string | null;
+    sensitiveKinds: readonly string[];
+    ruleId: string | null;
+    ruleAction: Rule["action"]["type"] | null;
+  },
+  state: FollowUpState,
 ): boolean {
-  return (
-    (ruleAction !== null && ruleAction !== "answer") ||
-    hintKinds(text, sensitiveKinds).length > 0 ||
-    optKeyword(text) !== null
-  );
+  if (hintKinds(message.text, message.sensitiveKinds).length > 0 || optKeyword(message.text) !== null)
+    return true;
+  if (message.ruleId === null) return false;
+  switch (message.ruleAction) {
+    case "redirect_to_phone":
+      return !state.flags.includes(autoReplyMarker(message.ruleId));
+    case "offer_callback":
+      return !state.flags.includes(callbackMarker(message.ruleId));
+    case "handover_to_advisor":
+      return state.kscSide !== false;
+    default:
+      return false;
+  }
 }

@@ -3,8 +3,8 @@ import { bankRef } from "../conversations/bank";
 import { type InboundMessageInput, type ReceivedMessage, receiveMessage } from "../conversations/receive";
 import type { Trx } from "../kernel/executor";
 import { mapLimit } from "../kernel/map-limit";
-import { outboxJob, writeOutbox } from "../outbox/outbox";
-import { afterCommit, Changes } from "../outbox/unit-of-work";
+import { outboxJob } from "../outbox/outbox";
+import { afterCommit, beforeCommit, Changes } from "../outbox/unit-of-work";
 import { routeLockedConversation } from "../routing/route";
 import { type FollowUpState, followUpNeeded } from "../rules/follow-up-work";
 import type { Services } from "../services";
@@ -209,7 +209,7 @@ async function ingestMessage(
         });
       }
       changes.enqueue(...followUpJobs(tenant, received, state));
-      return { received, entries: await writeOutbox(trx, changes.jobs) };
+      return { received, entries: await beforeCommit(services, trx, changes) };
     });
     if (done) await afterCommit(services, changes, done.entries);
     return done;

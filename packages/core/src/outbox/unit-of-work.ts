@@ -1,4 +1,5 @@
 import type { Database, Db, Transaction } from "@kanal/db";
+import type { Trx } from "../kernel/executor";
 import type { DomainEvent } from "../kernel/domain-events";
 import type { Services } from "../services";
 import { type OutboxEntry, type OutboxJob, relayOutbox, writeOutbox } from "./outbox";
@@ -34,10 +35,19 @@ export async function inTransaction<T>(
   const changes = new Changes();
   const { result, entries } = await db.transaction().execute(async (trx) => {
     const result = await fn(trx, changes);
-    return { result, entries: await writeOutbox(trx, changes.jobs) };
+    return { result, entries: await beforeCommit(services, trx, changes) };
   });
   await afterCommit(services, changes, entries);
   return result;
+}
+
+/**
+ * The before-commit half of `inTransaction`, for callers that open their transaction themselves: the
+ * projections' durable work, then every job into the outbox.
+ */
+export async function beforeCommit(services: Services, trx: Trx, changes: Changes): Promise<OutboxEntry[]> {
+  changes.enqueue(...((await services.events.project(trx, changes.events)) as OutboxJob[]));
+  return writeOutbox(trx, changes.jobs);
 }
 
 /** The after-commit half of `inTransaction`, for callers that open their transaction themselves. */

@@ -32,7 +32,7 @@ const CORE_LAYERS = [
   ["conversations/"],
   ["routing/"],
   ["channel/"],
-  ["listeners/", "data-protection/"],
+  ["listeners/", "data-protection/", "bank-webhooks/"],
   ["runtime.ts"],
 ];
 const reEscape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

@@ -25,6 +25,7 @@ import { registerWebhookOps, registerWhatsappAdmin } from "./routes/whatsapp-adm
 import { registerWhatsappWebhook, WhatsappWebhookIngest } from "./routes/whatsapp-webhook";
 import { measure, registerOps } from "./routes/ops";
 import { registerTenants } from "./routes/tenants";
+import { registerWebhookEndpoints } from "./routes/webhook-endpoints";
 
 const CONTENT_SECURITY_POLICY =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -109,6 +110,7 @@ export function newApp(services: Services, hub: EventHub, hooks: AppHooks = {}) 
   registerConversations(app);
   registerRouting(app);
   registerConversationActions(app);
+  registerWebhookEndpoints(app);
   hooks.extend?.(app);
   registerDocs(app);
 

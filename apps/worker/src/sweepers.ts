@@ -1,3 +1,4 @@
+import { sweepBankWebhooks } from "@kanal/core/bank-webhooks";
 import { sweepPendingWebhooks } from "@kanal/core/channel";
 import { sweepOutbox } from "@kanal/core/outbox";
 import type { Services } from "@kanal/core/runtime";
@@ -14,7 +15,7 @@ interface Sweepers {
  */
 export function startSweepers(
   services: Services,
-  options: { outboxEveryMs?: number; webhooksEveryMs?: number } = {},
+  options: { outboxEveryMs?: number; webhooksEveryMs?: number; bankWebhooksEveryMs?: number } = {},
 ): Sweepers {
   const every = (name: string, ms: number, sweep: () => Promise<number>) => {
     let running = false;
@@ -38,6 +39,8 @@ export function startSweepers(
     every("webhooks", options.webhooksEveryMs ?? 15_000, () =>
       sweepPendingWebhooks(services.db, services.queues),
     ),
+    // Deliveries to the banks' systems whose next attempt is due but has no job (Redis lost it).
+    every("bank-webhooks", options.bankWebhooksEveryMs ?? 30_000, () => sweepBankWebhooks(services)),
   ];
   return {
     stop() {

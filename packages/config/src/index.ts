@@ -39,6 +39,27 @@ const envSchema = z.object({
    * whose own retention is shorter has its events deleted after that. The raw body names customers.
    */
   WEBHOOK_EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(7),
+  /**
+   * Events to the bank's systems (docs/WEBHOOKS.md). A failed delivery is tried again after BASE, 2×BASE,
+   * 4×BASE … (±20 % jitter), each wait at most MAX, until RETRY_HOURS after the event; tests and the
+   * benchmark shrink BASE (and with it the whole schedule) to run in seconds.
+   */
+  BANK_WEBHOOK_BACKOFF_BASE_MS: z.coerce.number().int().positive().default(10_000),
+  BANK_WEBHOOK_BACKOFF_MAX_MS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(6 * 3_600_000),
+  BANK_WEBHOOK_RETRY_HOURS: z.coerce.number().positive().default(72),
+  /** How long one delivery waits for the receiver's answer. */
+  BANK_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().max(60_000).default(10_000),
+  /** An endpoint whose every attempt failed, at least this often in a row and for at least this long, is disabled. */
+  BANK_WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().positive().default(50),
+  BANK_WEBHOOK_DISABLE_AFTER_HOURS: z.coerce.number().min(0).default(24),
+  /** After a secret rotation the previous secret signs too (a second `v1,` signature) for this long. */
+  BANK_WEBHOOK_SECRET_OVERLAP_HOURS: z.coerce.number().min(0).max(168).default(24),
+  /** Delivered and given-up deliveries (the log, with their payloads) are deleted this many days after the event. */
+  BANK_WEBHOOK_LOG_DAYS: z.coerce.number().int().min(1).max(365).default(30),
 });
 
 export type AppConfig = z.infer<typeof envSchema> & { secretsKey: Buffer };

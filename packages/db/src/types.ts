@@ -259,6 +259,54 @@ export interface CallbacksTable {
   created_by: string | null;
   created_at: CreatedAt;
 }
+export interface WebhookEndpointsTable {
+  id: string;
+  url: string;
+  description: string | null;
+  events: string[];
+  /** encrypted with SECRETS_KEY (kernel/crypto encryptSecret) */
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: Timestamp | null;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  disabled_at: Timestamp | null;
+  disabled_reason: string | null;
+  failure_streak: ColumnType<number, number | undefined, number>;
+  failing_since: Timestamp | null;
+  last_success_at: Timestamp | null;
+  last_failure_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+export interface WebhookDeliveriesTable {
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: string;
+  payload: Json<Record<string, unknown>>;
+  customer_id: string | null;
+  conversation_id: string | null;
+  status: ColumnType<"pending" | "delivered" | "failed", "pending" | "delivered" | "failed" | undefined>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp;
+  retry_until: Timestamp;
+  last_attempt_at: Timestamp | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  delivered_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+export interface WebhookDeliveryAttemptsTable {
+  id: Generated<string>;
+  delivery_id: string;
+  attempt: number;
+  started_at: Timestamp;
+  duration_ms: number;
+  status_code: number | null;
+  outcome: "success" | "failure" | "gone";
+  error: string | null;
+  response_excerpt: string | null;
+}
 
 /** Control tables live in schema "control"; tenant tables in each bank's schema. Query either through
  * `withSchema`, never through a session-level search_path. */
@@ -288,6 +336,9 @@ export interface TenantTables {
   callbacks: CallbacksTable;
   media: MediaTable;
   audit_log: AuditLogTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
 }
 // audit_log exists in both; the control variant is a superset, so the merged type is the control one.
 export type Database = Omit<TenantTables, "audit_log"> & ControlTables;

@@ -38,6 +38,13 @@ export const afterInboundJob = z.object({
 export const userJob = z.object({ userId: z.string().min(1).max(64) });
 export const drainQueueJob = z.object({ tenantId, side: z.enum(["bank", "ksc"]) });
 export const tenantJob = z.object({ tenantId });
+/** One attempt of one delivery of an event to a bank's webhook endpoint (core/bank-webhooks). */
+const deliverWebhookJob = z.object({
+  tenantId,
+  deliveryId: id("whd_"),
+  /** the attempt this job makes (1 = the first); an attempt already made or overtaken is skipped */
+  attempt: z.number().int().min(1).max(1_000),
+});
 
 /** Queue → job name → payload schema. A job name not listed here is refused by the worker. */
 export const JOBS = {
@@ -64,6 +71,9 @@ export const JOBS = {
   maintenance: {
     "presence-sweep": nothing,
     "retention-sweep": nothing,
+  },
+  webhooks: {
+    "deliver-webhook": deliverWebhookJob,
   },
   billing: {
     "setup-account": tenantJob,

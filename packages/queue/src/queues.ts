@@ -8,6 +8,7 @@ export const QUEUE_NAMES = {
   routing: "routing",
   maintenance: "maintenance",
   billing: "billing",
+  webhooks: "bank-webhooks",
 } as const satisfies Record<QueueKey, string>;
 export type QueueName = (typeof QUEUE_NAMES)[QueueKey];
 
@@ -49,6 +50,7 @@ export function createQueues(connection: Redis, prefix = "kanal"): Queues {
     routing: make(QUEUE_NAMES.routing),
     maintenance: make(QUEUE_NAMES.maintenance),
     billing: make(QUEUE_NAMES.billing),
+    webhooks: make(QUEUE_NAMES.webhooks),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { AnyProcessor } from "../registry";
+import { bankWebhooksProcessor } from "./bank-webhooks/index";
 import { billingProcessor } from "./billing/index";
 import { retentionProcessor } from "./data-protection/index";
 import { dispatchProcessor } from "./dispatch/index";
@@ -14,4 +15,5 @@ export const processors: AnyProcessor[] = [
   retentionProcessor,
   routingProcessor,
   billingProcessor,
+  bankWebhooksProcessor,
 ];

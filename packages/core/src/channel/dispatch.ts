@@ -3,6 +3,7 @@ import { PRIORITY } from "@kanal/queue";
 import { bankRef } from "../conversations/bank";
 import { systemActor } from "../kernel/actor";
 import { auditControl, auditTenant } from "../kernel/audit";
+import { inTransaction } from "../outbox/unit-of-work";
 import type { Services } from "../services";
 import { GraphClient, GraphError, type GraphErrorClass } from "./graph";
 import { SendLimiter } from "./limiter";
@@ -344,13 +345,25 @@ async function sendChunk(
     await limiter.coolDownPair(binding.phoneNumberId, r.message.wa_id, ms);
     outcome.retryAt.push(Date.now() + ms);
   }
-  for (const r of of("permanent")) await markFailed(services, t, r.message.id, r.error as GraphError);
-  await announce(
-    services,
-    binding.tenant,
-    of("permanent").map((r) => r.message),
-    "failed",
-  );
+  const permanent = of("permanent");
+  if (permanent.length > 0) {
+    // The failure and what it projects (the bank's `message.status` webhook) commit together.
+    await inTransaction(services, async (trx, changes) => {
+      for (const r of permanent)
+        await markFailed(services, trx.withSchema(schema), r.message.id, r.error as GraphError);
+      const bank = bankRef(binding.tenant);
+      changes.emit(
+        ...permanent.map((r) => ({
+          type: "message.status" as const,
+          bank,
+          conversationId: r.message.conversation_id,
+          messageId: r.message.id,
+          status: "failed",
+          assigneeUserId: r.message.assignee_user_id,
+        })),
+      );
+    });
+  }
   const tokenRejected = of("token_invalid")[0]?.error as GraphError | undefined;
   if (tokenRejected) {
     await pauseNumber(

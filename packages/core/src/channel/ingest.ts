@@ -1,7 +1,7 @@
 import { type Db, sql, type Tenant, transactionOpenedWith } from "@kanal/db";
 import { bankRef } from "../conversations/bank";
 import { type InboundMessageInput, type ReceivedMessage, receiveMessage } from "../conversations/receive";
-import type { Trx } from "../kernel/executor";
+import type { Executor, Trx } from "../kernel/executor";
 import { mapLimit } from "../kernel/map-limit";
 import { outboxJob } from "../outbox/outbox";
 import { afterCommit, beforeCommit, Changes } from "../outbox/unit-of-work";
@@ -198,16 +198,17 @@ async function ingestMessage(
             ),
           );
         }
-      } else {
-        changes.emit({
-          type: "message.received",
-          bank,
-          conversationId: received.conversationId,
-          messageId: received.messageId,
-          assigneeUserId: received.assigneeUserId,
-          customerName: received.customerName,
-        });
       }
+      // A new conversation's holder learns of it from `conversation.assigned` (no holder yet here); the
+      // bank's systems get every message (core/bank-webhooks).
+      changes.emit({
+        type: "message.received",
+        bank,
+        conversationId: received.conversationId,
+        messageId: received.messageId,
+        assigneeUserId: received.newConversation ? null : received.assigneeUserId,
+        customerName: received.customerName,
+      });
       changes.enqueue(...followUpJobs(tenant, received, state));
       return { received, entries: await beforeCommit(services, trx, changes) };
     });
@@ -324,7 +325,7 @@ type StatusRow = NonNullable<ReturnType<typeof statusRow>>["row"];
  * its statuses in order, each judged against the one before. Returns what changed and whom to tell.
  */
 async function applyStatuses(
-  db: Db,
+  db: Executor,
   tenant: Tenant,
   statuses: readonly StatusInput[],
 ): Promise<AppliedStatus[]> {
@@ -452,19 +453,28 @@ export async function processWebhookEvent(services: Services, eventId: string): 
         }
         result.messages++;
       }
-      const appliedStatuses = await applyStatuses(db, tenant, (value.statuses ?? []) as StatusInput[]);
-      result.statuses += appliedStatuses.length;
+      const statuses = (value.statuses ?? []) as StatusInput[];
+      if (statuses.length === 0) continue;
+      // The statuses and what they project (the bank's webhook deliveries) commit together: a status
+      // applied is never reported twice, nor lost to the bank's systems.
       const bank = bankRef(tenant);
-      await services.events.emit(
-        appliedStatuses.map((applied) => ({
-          type: "message.status" as const,
-          bank,
-          conversationId: applied.conversationId,
-          messageId: applied.messageId,
-          status: applied.status,
-          assigneeUserId: applied.assigneeUserId,
-        })),
-      );
+      const statusChanges = new Changes();
+      const entries = await db.transaction().execute(async (trx) => {
+        const appliedStatuses = await applyStatuses(trx, tenant, statuses);
+        result.statuses += appliedStatuses.length;
+        statusChanges.emit(
+          ...appliedStatuses.map((applied) => ({
+            type: "message.status" as const,
+            bank,
+            conversationId: applied.conversationId,
+            messageId: applied.messageId,
+            status: applied.status,
+            assigneeUserId: applied.assigneeUserId,
+          })),
+        );
+        return beforeCommit(services, trx, statusChanges);
+      });
+      await afterCommit(services, statusChanges, entries);
     }
   }
 

@@ -1,9 +1,11 @@
 import { auditTenant } from "../kernel/audit";
 import { newId } from "../kernel/crypto";
 import type { RequestContext } from "../kernel/request-context";
+import { inTransaction } from "../outbox/unit-of-work";
 import { maskedOrNull, maskForStorage, viewerOf, viewText } from "../rules/guard";
 import type { Services } from "../services";
 import { accessConversation } from "./access";
+import { bankRef } from "./bank";
 
 interface CallbackView {
   id: string;
@@ -31,7 +33,7 @@ export async function requestCallback(
     "callback",
   );
   const id = newId("cb");
-  const row = await services.db.transaction().execute(async (trx) => {
+  const row = await inTransaction(services, async (trx, changes) => {
     const saved = await trx
       .withSchema(access.schema)
       .insertInto("callbacks")
@@ -51,6 +53,13 @@ export async function requestCallback(
       details: { callbackId: id, preferredTime: maskedOrNull(input.preferredTime) },
       ip: rctx.ip ?? null,
       requestId: rctx.requestId ?? null,
+    });
+    changes.emit({
+      type: "callback.requested",
+      bank: bankRef(access.tenant),
+      conversationId: conversation.id,
+      callbackId: id,
+      byUserId: userId,
     });
     return saved;
   });

@@ -399,6 +399,16 @@ export async function close(
         },
       ]
     : [];
+  events.push({
+    type: "conversation.closed",
+    bank,
+    conversationId: c.id,
+    customerId: c.customer_id,
+    byUserId: input.byUserId,
+    assigneeUserId: previous,
+    handledBy: c.handled_by,
+    closedAt: input.now,
+  });
   return { events, changed: true };
 }
 

@@ -1,7 +1,9 @@
-import { type Db, sql, type Tenant } from "@kanal/db";
+import { sql, type Tenant } from "@kanal/db";
 import type { OptKeyword } from "@kanal/rules";
 import { systemActor } from "../kernel/actor";
 import { auditTenant } from "../kernel/audit";
+import { inTransaction } from "../outbox/unit-of-work";
+import type { Services } from "../services";
 
 /**
  * What the bank sends on its own (notifications, reminders) needs a recorded opt-in, and "STOP" always
@@ -28,17 +30,18 @@ const SYSTEM = systemActor("opt-in");
  * confirms, which the caller does on a change) twice. Returns what changed.
  */
 export async function recordOptKeyword(
-  db: Db,
+  services: Services,
   tenant: Tenant,
   input: { conversationId: string; messageId: string; keyword: OptKeyword },
 ): Promise<"opted_out" | "opted_in" | null> {
   const schema = tenant.schema_name;
   const optedIn = input.keyword === "start";
-  const changed = await db.transaction().execute(async (trx) => {
+  const changed = await inTransaction(services, async (trx, changes) => {
+    const now = new Date();
     const row = await trx
       .withSchema(schema)
       .updateTable("customers")
-      .set({ ...optColumns(optedIn, new Date()), updated_at: new Date() })
+      .set({ ...optColumns(optedIn, now), updated_at: now })
       .where(
         "id",
         "=",
@@ -61,6 +64,15 @@ export async function recordOptKeyword(
       targetType: "customer",
       targetId: row.id,
       details: { via: "whatsapp", messageId: input.messageId, conversationId: input.conversationId },
+    });
+    changes.emit({
+      type: optedIn ? "customer.opted_in" : "customer.opted_out",
+      bank: { id: tenant.id, slug: tenant.slug, schema },
+      customerId: row.id,
+      conversationId: input.conversationId,
+      messageId: input.messageId,
+      via: "whatsapp",
+      at: now,
     });
     return true;
   });

@@ -96,6 +96,37 @@ export type DomainEvent =
       messageId: string;
       status: string;
       assigneeUserId: string | null;
+    }
+  | {
+      /** The chat was closed (by a person, or by the system when byUserId is null). */
+      type: "conversation.closed";
+      bank: BankRef;
+      conversationId: string;
+      customerId: string;
+      byUserId: string | null;
+      /** who held it when it closed (null: it was waiting in a queue) */
+      assigneeUserId: string | null;
+      handledBy: HandledBy | null;
+      closedAt: Date;
+    }
+  | {
+      /** Rückruf: somebody asked the bank to call the customer back. */
+      type: "callback.requested";
+      bank: BankRef;
+      conversationId: string;
+      callbackId: string;
+      byUserId: string | null;
+    }
+  | {
+      /** The customer wrote STOP (opted out of notifications) or START (opted in). */
+      type: "customer.opted_out" | "customer.opted_in";
+      bank: BankRef;
+      customerId: string;
+      /** the conversation the keyword came in */
+      conversationId: string;
+      messageId: string;
+      via: "whatsapp";
+      at: Date;
     };
 
 export type DomainEventType = DomainEvent["type"];

@@ -5,7 +5,7 @@ type DomainEventListener = (events: readonly DomainEvent[]) => Promise<void>;
 
 /** A job a projection wants written to the outbox (the outbox's own job type, seen from the kernel). */
 export interface ProjectedJob {
-  queue: "inbound" | "dispatch" | "routing" | "maintenance" | "billing";
+  queue: "inbound" | "dispatch" | "routing" | "maintenance" | "billing" | "webhooks";
   name: string;
   data: Record<string, unknown>;
   opts?: { jobId?: string; priority?: number; delay?: number };

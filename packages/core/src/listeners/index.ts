@@ -1,3 +1,4 @@
+import { bankWebhookProjection } from "../bank-webhooks/projection";
 import type { Services } from "../services";
 import { awayMessageListener } from "./away";
 import { realtimeListener } from "./realtime";
@@ -11,6 +12,8 @@ export function registerListeners(services: Services): void {
   services.events.register("realtime", realtimeListener(services));
   services.events.register("routing-jobs", routingJobsListener(services));
   services.events.register("away-message", awayMessageListener(services));
+  // Not a listener: the bank's webhook deliveries are written in the committing transaction (at least once).
+  services.events.registerProjection("bank-webhooks", bankWebhookProjection(services));
 }
 
 export { renderAwayMessage } from "./away";

@@ -104,6 +104,11 @@ export function agentEventsOf(event: DomainEvent): { userId: string; event: Agen
       ];
     case "conversation.queued":
     case "conversation.away_due":
+    // For the bank's systems (core/bank-webhooks), not the agents' streams.
+    case "conversation.closed":
+    case "callback.requested":
+    case "customer.opted_out":
+    case "customer.opted_in":
       return [];
   }
 }

@@ -300,7 +300,7 @@ export async function handleAfterInbound(
   if (kinds.length > 0) outcome.hintSent = await sendHint(services, tenant, job, kinds);
   const keyword = optKeyword(message.text);
   if (keyword) {
-    outcome.optChange = await recordOptKeyword(services.db, tenant, {
+    outcome.optChange = await recordOptKeyword(services, tenant, {
       conversationId: job.conversationId,
       messageId: job.messageId,
       keyword,

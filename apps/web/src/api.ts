@@ -123,6 +123,30 @@ const t = (tenant: string) => `/v1/tenants/${enc(tenant)}`;
 
 // ---------- shapes ----------
 
+export type WebhookEndpoint = {
+  id: string;
+  url: string;
+  description: string | null;
+  events: string[];
+  state: "enabled" | "disabled";
+  disabledAt: string | null;
+  disabledReason: string | null;
+  failureStreak: number;
+  lastSuccessAt: string | null;
+  lastFailureAt: string | null;
+  previousSecretExpiresAt: string | null;
+};
+export type WebhookDelivery = {
+  id: string;
+  eventType: string;
+  status: "pending" | "delivered" | "failed";
+  attempts: number;
+  createdAt: string;
+  nextAttemptAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+};
+
 export type { Role } from "@kanal/contracts/roles";
 import type { Role } from "@kanal/contracts/roles";
 export type Presence = "online" | "away" | "offline";
@@ -425,6 +449,38 @@ export const api = {
     if (before) query.set("before", before);
     return pickArray<AuditEntry>(await request<unknown>("GET", `${t(tenant)}/audit?${query}`), "entries");
   },
+
+  webhookEndpoints: async (tenant: string) =>
+    pickArray<WebhookEndpoint>(await request<unknown>("GET", `${t(tenant)}/webhook-endpoints`), "endpoints"),
+  createWebhookEndpoint: (
+    tenant: string,
+    body: { url: string; events: string[]; description?: string | null },
+  ) =>
+    request<{ endpoint: WebhookEndpoint & { secret: string } }>(
+      "POST",
+      `${t(tenant)}/webhook-endpoints`,
+      body,
+    ),
+  updateWebhookEndpoint: (tenant: string, id: string, body: { events?: string[]; enabled?: boolean }) =>
+    request<{ endpoint: WebhookEndpoint }>("PATCH", `${t(tenant)}/webhook-endpoints/${enc(id)}`, body),
+  deleteWebhookEndpoint: (tenant: string, id: string) =>
+    request<unknown>("DELETE", `${t(tenant)}/webhook-endpoints/${enc(id)}`),
+  rotateWebhookSecret: (tenant: string, id: string) =>
+    request<{ endpoint: WebhookEndpoint & { secret: string } }>(
+      "POST",
+      `${t(tenant)}/webhook-endpoints/${enc(id)}/rotate-secret`,
+      {},
+    ),
+  webhookDeliveries: (tenant: string, id: string, cursor?: string) =>
+    request<{ deliveries: WebhookDelivery[]; nextCursor: string | null }>(
+      "GET",
+      `${t(tenant)}/webhook-endpoints/${enc(id)}/deliveries?limit=25${cursor ? `&cursor=${enc(cursor)}` : ""}`,
+    ),
+  resendWebhookDelivery: (tenant: string, id: string, deliveryId: string) =>
+    request<unknown>(
+      "POST",
+      `${t(tenant)}/webhook-endpoints/${enc(id)}/deliveries/${enc(deliveryId)}/resend`,
+    ),
 
   tenants: async () => pickArray<Tenant>(await request<unknown>("GET", "/v1/tenants"), "tenants"),
   createTenant: (body: OnboardingInput) =>

@@ -6,6 +6,7 @@ import { ProfileSection } from "./ProfileSection";
 import { RoutingSection } from "./RoutingSection";
 import { SnippetsSection } from "./SnippetsSection";
 import { UsersSection } from "./UsersSection";
+import { WebhooksSection } from "./WebhooksSection";
 
 const SECTIONS: { id: string; label: MessageKey }[] = [
   { id: "users", label: "admin.users" },
@@ -13,6 +14,7 @@ const SECTIONS: { id: string; label: MessageKey }[] = [
   { id: "snippets", label: "admin.snippets" },
   { id: "profile", label: "admin.profile" },
   { id: "api-keys", label: "admin.apiKeys" },
+  { id: "webhooks", label: "admin.webhooks" },
   { id: "audit", label: "admin.audit" },
 ];
 
@@ -64,6 +66,7 @@ export function AdminPage({
         {section === "snippets" ? <SnippetsSection key={tenant} tenant={tenant} /> : null}
         {section === "profile" ? <ProfileSection key={tenant} tenant={tenant} /> : null}
         {section === "api-keys" ? <ApiKeysSection key={tenant} tenant={tenant} /> : null}
+        {section === "webhooks" ? <WebhooksSection key={tenant} tenant={tenant} /> : null}
         {section === "audit" ? <AuditSection key={tenant} tenant={tenant} /> : null}
         {!SECTIONS.some((item) => item.id === section) ? <p>{t("error.not_found")}</p> : null}
       </main>

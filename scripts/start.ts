@@ -85,6 +85,8 @@ if (existsSync(`${root}apps/simulator/src/main.ts`)) {
     SIM_PORT: simPort,
     KANAL_WEBHOOK_URL: `http://127.0.0.1:${config.PORT}/webhooks/whatsapp`,
     SIM_NUMBERS: DEMO_BANKS.map((b) => `${b.phoneNumberId}=${b.display}`).join(","),
+    // The demo banks' templates (the card alert "kartenumsatz" among them), synced by the worker at start.
+    SIM_DEMO_WABAS: DEMO_BANKS.map((b) => b.wabaId).join(","),
   });
 }
 launch("api", "apps/api/src/main.ts");

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, type FullSystem, startFullSystem } from "../support/full-system";
+import { eventually, type FullSystem, seedTemplates, startFullSystem } from "../support/full-system";
 import {
   addBankUser,
   type Bank,
@@ -63,6 +63,13 @@ beforeAll(async () => {
   colleague = await addBankUser(system, bank, "bank_agent", { maxChats: 50 });
   await online(agent);
   await setRouting(bank, { mode: "in_house", serviceHours: ALWAYS_OPEN });
+  // The templates the agents send below, approved in each bank's registry.
+  for (const b of [kscBank, bank])
+    await seedTemplates(system, b, [
+      { name: "kanal_rueckfrage", body: "Guten Tag, {{1}}" },
+      { name: "kanal_bausparen", body: "Zu Ihrem Bausparvertrag: {{1}}" },
+      { name: "kanal_kartenversand", body: "Guten Tag {{1}}, {{2}}." },
+    ]);
 });
 afterAll(() => system?.close());
 

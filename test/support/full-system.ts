@@ -101,6 +101,39 @@ export async function startFullSystem(
   };
 }
 
+/** A template of the bank's WhatsApp Business Account, as `POST /_sim/templates` takes it. */
+export interface TemplateSeed {
+  name: string;
+  language?: string;
+  category?: "MARKETING" | "UTILITY" | "AUTHENTICATION";
+  status?: "APPROVED" | "PENDING" | "REJECTED" | "PAUSED" | "DISABLED";
+  reason?: string;
+  body?: string;
+  header?: string;
+  footer?: string;
+  quickReplies?: string[];
+}
+
+/**
+ * Seeds templates in the bank's WABA at the simulator (without Meta's webhook) and has the bank's admin
+ * sync the registry, as a bank does after creating templates in Meta's tools.
+ */
+export async function seedTemplates(
+  system: FullSystem,
+  bank: {
+    slug: string;
+    wabaId: string;
+    admin: { post(path: string, body?: unknown): Promise<{ status: number; body: unknown }> };
+  },
+  templates: readonly TemplateSeed[],
+): Promise<void> {
+  for (const template of templates)
+    await system.simPost("/_sim/templates", { wabaId: bank.wabaId, notify: false, ...template });
+  const synced = await bank.admin.post(`/v1/tenants/${bank.slug}/templates/sync`);
+  if (synced.status !== 200)
+    throw new Error(`template sync failed: ${synced.status} ${JSON.stringify(synced.body)}`);
+}
+
 /** Polls until `check` returns a value (not undefined/false) or the time is up. */
 export async function eventually<T>(
   check: () => Promise<T | undefined | false | null>,

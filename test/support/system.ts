@@ -139,6 +139,8 @@ export interface Bank {
   tenantId: string;
   schema: string;
   phoneNumberId: string;
+  /** the WhatsApp Business Account (its templates live there) */
+  wabaId: string;
   accessToken: string;
   adminEmail: string;
   adminId: string;
@@ -153,6 +155,7 @@ export async function onboardBank(
 ): Promise<Bank> {
   const slug = unique("bank-");
   const phoneNumberId = uniqueDigits(15);
+  const wabaId = uniqueDigits(15);
   const accessToken = `EAAG${randomBytes(24).toString("hex")}`;
   const adminEmail = `admin@${slug}.test`;
   const res = await provider.post<{ tenant: { id: string; slug: string }; admin: { id: string } }>(
@@ -162,7 +165,7 @@ export async function onboardBank(
       name: `Sparkasse ${slug}`,
       whatsapp: {
         phoneNumberId,
-        wabaId: uniqueDigits(15),
+        wabaId,
         displayPhoneNumber: "+49 89 1234567",
         accessToken,
       },
@@ -178,6 +181,7 @@ export async function onboardBank(
     tenantId: res.body.tenant.id,
     schema: `t_${slug.replaceAll("-", "_")}`,
     phoneNumberId,
+    wabaId,
     accessToken,
     adminEmail,
     adminId: res.body.admin.id,

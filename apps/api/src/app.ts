@@ -15,6 +15,7 @@ import { registerStripeWebhook } from "./routes/stripe-webhook";
 import { registerCustomers } from "./routes/customers";
 import { registerDataProtection } from "./routes/data-protection";
 import { registerDocs } from "./routes/docs";
+import { registerNotifications } from "./routes/notifications";
 import { registerConversations } from "./routes/conversations";
 import { registerConversationActions } from "./routes/conversation-actions";
 import { registerRouting } from "./routes/routing";
@@ -86,9 +87,16 @@ export function newApp(services: Services, hub: EventHub, hooks: AppHooks = {}) 
     maxSize: 1024 * 1024,
     onError: (c) => c.json(errorBody(c, "payload_too_large", "Request body larger than 1 MiB"), 413),
   });
+  // A batch of up to 10,000 notifications is larger (about 1 KiB an item at most).
+  const limitBatchBody = bodyLimit({
+    maxSize: 8 * 1024 * 1024,
+    onError: (c) => c.json(errorBody(c, "payload_too_large", "Request body larger than 8 MiB"), 413),
+  });
   // A GET has no body to limit; asking would build a full web Request (per event stream, for its life).
   app.use("/v1/*", (c, next) =>
-    c.req.method === "GET" || c.req.method === "HEAD" ? next() : limitBody(c, next),
+    c.req.method === "GET" || c.req.method === "HEAD"
+      ? next()
+      : (c.req.path.endsWith("/notifications/batch") ? limitBatchBody : limitBody)(c, next),
   );
   app.use("/v1/*", authenticate);
   app.use("/v1/*", csrfProtection);
@@ -110,6 +118,7 @@ export function newApp(services: Services, hub: EventHub, hooks: AppHooks = {}) 
   registerConversations(app);
   registerRouting(app);
   registerConversationActions(app);
+  registerNotifications(app);
   registerWebhookEndpoints(app);
   hooks.extend?.(app);
   registerDocs(app);

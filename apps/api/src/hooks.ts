@@ -9,6 +9,18 @@ export function apiHooks(services: Services): Pick<AppHooks, "onPresence" | "aft
     // A Stripe customer and subscription for the new bank. Never fails onboarding: if Redis is
     // down the billing sweeper finds the bank without a customer and queues it later.
     afterOnboard: async (tenantId) => {
+      // The new bank's template registry, read from the Graph API by the worker (else the hourly sweep).
+      await withinTwoSeconds(
+        addJob(
+          services.queues,
+          "maintenance",
+          "sync-templates",
+          { tenantId },
+          { jobId: `templates-${tenantId}` },
+        ),
+      ).catch((error: Error) =>
+        services.logger.warn({ tenantId, err: error.message }, "template sync not queued; the sweep will"),
+      );
       if (!stripeClient(services.config)) return;
       // BullMQ waits for a lost Redis indefinitely; the onboarding response must not.
       let timer: NodeJS.Timeout | undefined;
@@ -32,4 +44,13 @@ export function apiHooks(services: Services): Pick<AppHooks, "onPresence" | "aft
       );
     },
   };
+}
+
+/** BullMQ waits for a lost Redis indefinitely; a request must not. */
+async function withinTwoSeconds<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("Redis did not answer within 2 s")), 2_000);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

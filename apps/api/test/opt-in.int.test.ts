@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { queueNotifications, queueSystemMessage } from "@kanal/core/channel";
 import { sql, type Tenant } from "@kanal/db";
-import { eventually, startFullSystem, type FullSystem } from "../../../test/support/full-system";
+import {
+  eventually,
+  seedTemplates,
+  startFullSystem,
+  type FullSystem,
+} from "../../../test/support/full-system";
 import {
   addBankUser,
   onboardBank,
@@ -27,6 +32,9 @@ beforeAll(async () => {
   system = await startFullSystem();
   bank = await onboardBank(system, await providerClient(system));
   agent = await addBankUser(system, bank, "bank_agent");
+  await seedTemplates(system, bank, [
+    { name: "termin_erinnerung", body: "Wir erinnern an Ihren Termin am {{1}}." },
+  ]);
   tenant = await system.services.db
     .withSchema("control")
     .selectFrom("tenants")

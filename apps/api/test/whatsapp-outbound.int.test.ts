@@ -2,7 +2,12 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { queueSystemMessage, signWebhookBody } from "@kanal/core/channel";
 import { sql } from "@kanal/db";
-import { eventually, startFullSystem, type FullSystem } from "../../../test/support/full-system";
+import {
+  eventually,
+  seedTemplates,
+  startFullSystem,
+  type FullSystem,
+} from "../../../test/support/full-system";
 import {
   addBankUser,
   onboardBank,
@@ -164,6 +169,9 @@ describe("agent replies", () => {
       .where("kind", "=", "reply")
       .execute();
     expect(count).toHaveLength(0);
+    await seedTemplates(system, bank, [
+      { name: "rueckfrage", body: "Guten Tag {{1}}, wir haben eine Antwort für Sie." },
+    ]);
     const template = await agent.client.post(
       `/v1/tenants/${bank.slug}/conversations/${conversationId}/messages`,
       {

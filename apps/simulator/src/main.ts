@@ -1,5 +1,6 @@
 import type { NumberSettings } from "./options";
 import { createSimulator } from "./app";
+import { demoTemplates } from "./templates";
 
 function numberFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -23,6 +24,12 @@ function numbersFromEnv(raw: string | undefined): Record<string, NumberSettings>
 
 const simulator = createSimulator({
   numbers: numbersFromEnv(process.env.SIM_NUMBERS),
+  // `SIM_DEMO_WABAS="200000000000001,…"`: WhatsApp Business Accounts that start with the demo templates.
+  templates: (process.env.SIM_DEMO_WABAS ?? "")
+    .split(",")
+    .map((id) => id.trim())
+    .filter(Boolean)
+    .flatMap(demoTemplates),
   webhookUrl: process.env.KANAL_WEBHOOK_URL || "http://127.0.0.1:3000/webhooks/whatsapp",
   appSecret: process.env.WHATSAPP_APP_SECRET || "dev-app-secret",
   statusDelayMs: numberFromEnv("SIM_STATUS_DELAY_MS", 300),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { TemplateSeed } from "./templates";
 
 /** Pair rate as a token bucket per (business number, customer): `burst` sends at once, then one per `intervalMs`. */
 export interface PairRate {
@@ -45,7 +46,10 @@ export interface SimulatorConfig {
   numbers: Record<string, NumberSettings>;
 }
 
-export type SimulatorOptions = Partial<SimulatorConfig>;
+export type SimulatorOptions = Partial<SimulatorConfig> & {
+  /** Message templates to start with (and after a reset), per WhatsApp Business Account. */
+  templates?: TemplateSeed[];
+};
 
 export const DEFAULT_CONFIG: SimulatorConfig = {
   webhookUrl: "http://127.0.0.1:3000/webhooks/whatsapp",
@@ -64,7 +68,8 @@ export const DEFAULT_CONFIG: SimulatorConfig = {
 };
 
 export function resolveConfig(options: SimulatorOptions): SimulatorConfig {
-  const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  const { templates: _templates, ...rest } = options;
+  const defined = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined));
   return { ...DEFAULT_CONFIG, ...defined, numbers: { ...(options.numbers ?? {}) } };
 }
 

@@ -7,6 +7,7 @@ import type { SimulatorConfig, SimulatorOptions } from "./options";
 import { resolveConfig } from "./options";
 import type { BusinessNumber, MessageStatus, PricingInfo, StatusUpdate } from "./webhooks";
 import { request } from "undici";
+import { TemplateCatalogue } from "./templates";
 import { buildStatusPayload, buildStatusesPayload, signatureHeader } from "./webhooks";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -73,7 +74,7 @@ export interface ReadReceipt {
 
 export interface WebhookDelivery {
   id: number;
-  kind: "inbound" | "status";
+  kind: "inbound" | "status" | "template";
   phoneNumberId: string;
   payload: Record<string, unknown>;
   attempts: number;
@@ -131,8 +132,17 @@ export class SimulatorState {
   private nextFaultId = 1;
   private nextDeliveryId = 1;
 
+  /** Message templates per WhatsApp Business Account (seeded from `options.templates`). */
+  readonly templates = new TemplateCatalogue();
+
   constructor(private readonly options: SimulatorOptions) {
     this.config = resolveConfig(options);
+    this.seedTemplates();
+  }
+
+  private seedTemplates(): void {
+    this.templates.clear();
+    for (const seed of this.options.templates ?? []) this.templates.upsert(seed);
   }
 
   /** The simulator's clock: real time plus the offset tests set to let windows expire. */
@@ -284,7 +294,7 @@ export class SimulatorState {
   }
 
   pricingFor(message: SentMessage): PricingInfo {
-    const category = message.type === "template" ? "utility" : "service";
+    const category = message.type === "template" ? this.templateCategory(message) : "service";
     const key = `${message.phoneNumberId}:${message.waId}:${category}`;
     let conversation = this.conversations.get(key);
     if (!conversation || conversation.expiresAtMs <= message.acceptedAtMs) {
@@ -292,6 +302,13 @@ export class SimulatorState {
       this.conversations.set(key, conversation);
     }
     return { category, conversationId: conversation.id, conversationExpiresAtMs: conversation.expiresAtMs };
+  }
+
+  /** A template send is priced by its template's category (utility when the catalogue does not know it). */
+  private templateCategory(message: SentMessage): PricingInfo["category"] {
+    const t = message.body.template as { name?: string; language?: { code?: string } } | undefined;
+    const known = t?.name ? this.templates.find(t.name, t.language?.code ?? "") : undefined;
+    return (known?.category.toLowerCase() as PricingInfo["category"] | undefined) ?? "utility";
   }
 
   /** Resolves true after `ms`, or false at once when the simulator is reset or closed meanwhile. */
@@ -459,6 +476,7 @@ export class SimulatorState {
     this.bizOpaqueSeen.clear();
     this.conversations.clear();
     this.statusBatches.clear();
+    this.seedTemplates();
   }
 }
 

@@ -680,3 +680,71 @@ describe("customer phone page", () => {
     expect(await script.text()).toContain("/_sim/inbound");
   });
 });
+
+describe("message templates", () => {
+  const WABA = "102290129340398";
+
+  it("lists a WABA's templates in Meta's shape, page by page, only with a token", async () => {
+    for (let i = 0; i < 3; i++)
+      await call("POST", "/_sim/templates", {
+        wabaId: WABA,
+        name: `vorlage_${i}`,
+        body: "Guten Tag {{1}}",
+        quickReplies: ["Ja", "Nein"],
+        notify: false,
+      });
+    const first = await call("GET", `/v21.0/${WABA}/message_templates?limit=2`);
+    expect(first.status).toBe(200);
+    const data = first.json.data as Array<Record<string, unknown>>;
+    expect(data.map((t) => t.name)).toEqual(["vorlage_0", "vorlage_1"]);
+    expect(data[0]).toMatchObject({ language: "de", status: "APPROVED", category: "UTILITY" });
+    const components = (data[0]?.components ?? []) as Array<{ type: string }>;
+    expect(components.map((c) => c.type)).toEqual(["BODY", "BUTTONS"]);
+    const paging = first.json.paging as { cursors: { after: string }; next?: string };
+    expect(paging.next).toBeDefined();
+    const second = await call(
+      "GET",
+      `/v21.0/${WABA}/message_templates?limit=2&after=${paging.cursors.after}`,
+    );
+    expect((second.json.data as Array<{ name: string }>).map((t) => t.name)).toEqual(["vorlage_2"]);
+    expect((second.json.paging as { next?: string }).next).toBeUndefined();
+    expect((await call("GET", `/v21.0/${WABA}/message_templates`, undefined, null)).json.error?.code).toBe(
+      190,
+    );
+  });
+
+  it("sends Meta's signed message_template_status_update webhook when a status changes", async () => {
+    await call("POST", "/_sim/templates", {
+      wabaId: WABA,
+      name: "kartenumsatz",
+      body: "Karte {{1}}",
+      notify: false,
+    });
+    const paused = await call("POST", "/_sim/templates", {
+      wabaId: WABA,
+      name: "kartenumsatz",
+      status: "PAUSED",
+      reason: "LOW_QUALITY",
+    });
+    expect(paused.json.webhookStatus).toBe(200);
+    const webhook = receiver.received.at(-1) as ReceivedWebhook;
+    expect(signatureIsValid(webhook.raw, webhook.signature, APP_SECRET)).toBe(true);
+    const entry = (
+      JSON.parse(webhook.raw) as { entry: Array<{ id: string; changes: Array<Record<string, unknown>> }> }
+    ).entry[0];
+    expect(entry?.id).toBe(WABA);
+    expect(entry?.changes[0]).toMatchObject({
+      field: "message_template_status_update",
+      value: {
+        event: "PAUSED",
+        message_template_name: "kartenumsatz",
+        message_template_language: "de",
+        reason: "LOW_QUALITY",
+      },
+    });
+    // The same status again changes nothing and sends nothing.
+    const count = receiver.received.length;
+    await call("POST", "/_sim/templates", { wabaId: WABA, name: "kartenumsatz", status: "PAUSED" });
+    expect(receiver.received.length).toBe(count);
+  });
+});

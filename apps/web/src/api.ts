@@ -253,6 +253,25 @@ export type Guidance = Record<string, unknown>;
 
 export type Snippet = { id: string; shortcut: string; title: string; body: string; category?: string | null };
 type TemplateSend = { name: string; language: string; params: string[] };
+/** A template of the bank's registry (synced from WhatsApp); only `sendable` ones can be sent. */
+export type Template = {
+  name: string;
+  language: string;
+  category: string;
+  status: string;
+  reason: string | null;
+  sendable: boolean;
+  header: string | null;
+  body: string | null;
+  footer: string | null;
+  parameters: {
+    component: "header" | "body" | "button";
+    name: string;
+    type: string;
+    example: string | null;
+  }[];
+  buttons: { index: number; type: string; text: string }[];
+};
 export type SendBody = { text: string } | { snippetId: string } | { template: TemplateSend };
 
 export type TenantUser = {
@@ -376,7 +395,7 @@ export const api = {
   conversation: (tenant: string, id: string) =>
     request<ConversationView>("GET", `${t(tenant)}/conversations/${enc(id)}`),
   sendMessage: (tenant: string, id: string, body: SendBody) =>
-    request<{ message: { id: string; status: MessageStatus } }>(
+    request<{ message: { id: string; status: MessageStatus; text?: string | null } }>(
       "POST",
       `${t(tenant)}/conversations/${enc(id)}/messages`,
       body,
@@ -399,6 +418,8 @@ export const api = {
   searchCustomers: async (tenant: string, q: string) =>
     pickArray<Customer>(await request<unknown>("GET", `${t(tenant)}/customers?q=${enc(q)}`), "customers"),
 
+  templates: async (tenant: string) =>
+    pickArray<Template>(await request<unknown>("GET", `${t(tenant)}/templates`), "templates"),
   snippets: async (tenant: string) =>
     pickArray<Snippet>(await request<unknown>("GET", `${t(tenant)}/snippets`), "snippets"),
   createSnippet: (tenant: string, body: Omit<Snippet, "id">) =>

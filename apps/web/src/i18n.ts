@@ -52,6 +52,10 @@ const de = {
   "error.rule_violation": "Nachricht abgelehnt (Regelverstoß).",
   "error.opted_out":
     "Die Kundin oder der Kunde hat mit STOP abbestellt: Vorlagen außerhalb des 24-Stunden-Fensters sind nicht erlaubt.",
+  "error.template_not_approved": "Diese Vorlage ist nicht freigegeben.",
+  "error.not_opted_in":
+    "Für diese Kundin oder diesen Kunden ist keine Einwilligung zu Benachrichtigungen erfasst.",
+  "error.unknown_customer": "Unbekannte Kundin oder unbekannter Kunde.",
   "error.generic": "Es ist ein Fehler aufgetreten.",
 
   "login.title": "Anmeldung",
@@ -154,10 +158,17 @@ const de = {
   "composer.hint": "Enter sendet, Umschalt+Enter für neue Zeile.",
   "composer.closed": "Dieser Chat ist geschlossen.",
   "composer.template": "Vorlage senden",
-  "composer.templateName": "Vorlagenname",
-  "composer.templateLanguage": "Sprache",
-  "composer.templateParams": "Parameter (einer pro Zeile)",
+  "composer.templateName": "Vorlage",
   "composer.sendTemplate": "Vorlage senden",
+  "composer.templateChoose": "Vorlage wählen …",
+  "composer.templateNone":
+    "Für diese Bank sind noch keine Vorlagen bekannt. Die Administration kann sie unter WhatsApp synchronisieren.",
+  "composer.templateUnavailable": "{name} ({language}) – {status}{reason}",
+  "composer.templateParam": "Parameter {name}",
+  "composer.templateMedia": "Link zum Medium ({type})",
+  "composer.templatePreview": "Vorschau",
+  "composer.templateButtons": "Antwortknöpfe",
+  "composer.templateCategory": "Kategorie",
 
   "actions.title": "Aktionen",
   "actions.handover": "Übergeben",
@@ -401,6 +412,9 @@ const en: Record<MessageKey, string> = {
     "The 24-hour window is closed. Free text is no longer allowed – please send a template.",
   "error.rule_violation": "Message refused (rule violation).",
   "error.opted_out": "The customer unsubscribed with STOP: no templates outside the 24-hour window.",
+  "error.template_not_approved": "This template is not approved.",
+  "error.not_opted_in": "No opt-in to notifications is recorded for this customer.",
+  "error.unknown_customer": "Unknown customer.",
   "error.generic": "Something went wrong.",
 
   "login.title": "Sign in",
@@ -504,9 +518,16 @@ const en: Record<MessageKey, string> = {
   "composer.closed": "This chat is closed.",
   "composer.template": "Send a template",
   "composer.templateName": "Template name",
-  "composer.templateLanguage": "Language",
-  "composer.templateParams": "Parameters (one per line)",
   "composer.sendTemplate": "Send template",
+  "composer.templateChoose": "Choose a template …",
+  "composer.templateNone":
+    "No templates are known for this bank yet. An administrator can sync them under WhatsApp.",
+  "composer.templateUnavailable": "{name} ({language}) – {status}{reason}",
+  "composer.templateParam": "Parameter {name}",
+  "composer.templateMedia": "Link to the media ({type})",
+  "composer.templatePreview": "Preview",
+  "composer.templateButtons": "Reply buttons",
+  "composer.templateCategory": "Category",
 
   "actions.title": "Actions",
   "actions.handover": "Hand over",

@@ -2,7 +2,12 @@ import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createProviderAdmin } from "@kanal/core/people";
 import { sql } from "@kanal/db";
-import { eventually, type FullSystem, startFullSystem } from "../../../test/support/full-system";
+import {
+  eventually,
+  type FullSystem,
+  seedTemplates,
+  startFullSystem,
+} from "../../../test/support/full-system";
 import {
   addBankUser,
   type Bank,
@@ -82,7 +87,13 @@ async function conversationOf(bank: Bank, waId: string): Promise<string> {
 
 async function sentTo(waId: string) {
   const answer = await system.simGet<{
-    messages: { type: string; body: { text?: { body: string }; template?: { name: string } } }[];
+    messages: {
+      type: string;
+      body: {
+        text?: { body: string };
+        template?: { name: string; components?: { type: string; parameters: { text?: string }[] }[] };
+      };
+    }[];
   }>(`/_sim/sent?to=${waId}`);
   return answer.messages;
 }
@@ -367,7 +378,23 @@ describe("agent inbox", () => {
       .waitFor({ state: "detached" });
   });
 
-  it("forces a template once the 24-hour window has closed", async () => {
+  it("forces a template once the 24-hour window has closed: approved ones from the registry, with a preview", async () => {
+    // The bank's templates at WhatsApp: one approved, one rejected by Meta, one paused.
+    await seedTemplates(system, bank, [
+      {
+        name: "rueckmeldung_termin",
+        body: "Guten Tag {{1}}, Ihr Termin ist bestätigt. Antworten Sie auf diese Nachricht, um den Chat fortzusetzen.",
+        footer: "Ihre Sparkasse",
+      },
+      {
+        name: "depot_angebot",
+        category: "MARKETING",
+        body: "Ihr Depot: {{1}}",
+        status: "REJECTED",
+        reason: "INCORRECT_CATEGORY",
+      },
+      { name: "bausparen_aktion", category: "MARKETING", body: "Jetzt {{1}} sichern.", status: "PAUSED" },
+    ]);
     const customer = `49160${uniqueDigits(8)}`;
     await customerWrites(bank, customer, "Max Späth", "Guten Morgen");
     const conversationId = await conversationOf(bank, customer);
@@ -381,11 +408,30 @@ describe("agent inbox", () => {
     expect(await agentPage.locator(byTestId("composer")).count()).toBe(0);
     await screenshot(agentPage, "window-closed-template");
 
-    await agentPage.fill(byTestId("template-name"), "rueckmeldung_termin");
-    await agentPage.fill(byTestId("template-params"), "Max Späth");
+    // Templates WhatsApp has not approved are listed, cannot be chosen, and say why.
+    const unavailable = agentPage.locator(byTestId("template-option-unavailable"));
+    expect(await unavailable.count()).toBe(2);
+    expect(
+      await unavailable.evaluateAll((options) => options.every((o) => (o as HTMLOptionElement).disabled)),
+    ).toBe(true);
+    await agentPage.waitForSelector(
+      `${byTestId("template-unavailable")}:has-text("REJECTED: INCORRECT_CATEGORY")`,
+    );
+    await agentPage.selectOption(byTestId("template-select"), "rueckmeldung_termin|de");
+    // One input per parameter, and the message as the customer will read it.
+    expect(await agentPage.locator(byTestId("template-param")).count()).toBe(1);
+    expect(await agentPage.locator(byTestId("template-send")).isDisabled()).toBe(true);
+    await agentPage.fill(byTestId("template-param"), "Max Späth");
+    await agentPage.waitForSelector(
+      `${byTestId("template-preview")}:has-text("Guten Tag Max Späth, Ihr Termin ist bestätigt.")`,
+    );
+    await screenshot(agentPage, "template-picker-preview");
     await agentPage.click(byTestId("template-send"));
     const sent = await eventually(async () => (await sentTo(customer)).find((m) => m.type === "template"));
     expect(sent.body.template?.name).toBe("rueckmeldung_termin");
+    expect(sent.body.template?.components?.[0]?.parameters[0]?.text).toBe("Max Späth");
+    // The agent's conversation shows the filled-in text, not the template's name.
+    await agentPage.waitForSelector(`${byTestId("message")}:has-text("Guten Tag Max Späth")`);
     // A free text is refused by the server too: the window is enforced there, not only in the browser.
     const refused = await agent.client.post(
       `/v1/tenants/${bank.slug}/conversations/${conversationId}/messages`,

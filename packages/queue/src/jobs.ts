@@ -71,6 +71,8 @@ export const JOBS = {
   maintenance: {
     "presence-sweep": nothing,
     "retention-sweep": nothing,
+    "templates-sweep": nothing,
+    "sync-templates": tenantJob,
   },
   webhooks: {
     "deliver-webhook": deliverWebhookJob,

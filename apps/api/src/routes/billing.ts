@@ -69,6 +69,10 @@ const overviewSchema = z
         ksc_conversation: kindUsage,
         template_message: kindUsage,
       }),
+      templatesByCategory: z.record(z.string(), z.number()).openapi({
+        description:
+          "template messages by category (MARKETING, UTILITY, AUTHENTICATION; unknown: before the registry)",
+      }),
       total: z.number(),
       pendingReport: z.number(),
     }),

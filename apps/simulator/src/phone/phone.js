@@ -89,7 +89,7 @@ function renderItem(item) {
     text.textContent = describeIncoming(item.message);
     meta.textContent = timeOf(item.receivedAt);
   } else {
-    text.textContent = describeOutgoing(item.body);
+    text.textContent = item.rendered?.text ?? describeOutgoing(item.body);
     const last = item.statuses.at(-1);
     meta.textContent = `${timeOf(item.acceptedAt)} ${last ? (STATUS_MARKS[last.status] ?? last.status) : ""}`;
   }
@@ -106,6 +106,16 @@ function renderItem(item) {
         buttonId: button.reply.id,
         contextId: item.wamid,
       }),
+    );
+    bubble.append(element);
+  }
+  // A template's quick replies: the customer's tap comes back as a `button` message with its payload.
+  for (const button of item.direction === "out" ? (item.rendered?.buttons ?? []) : []) {
+    const element = document.createElement("button");
+    element.type = "button";
+    element.textContent = button.text;
+    element.addEventListener("click", () =>
+      sendInbound({ type: "button", text: button.text, buttonId: button.payload, contextId: item.wamid }),
     );
     bubble.append(element);
   }

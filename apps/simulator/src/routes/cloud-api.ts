@@ -19,6 +19,7 @@ import {
   sendMessageSchema,
 } from "../send-schema";
 import type { BusinessProfile, Fault, SentMessage, SimulatorState } from "../state";
+import { templatePage } from "../templates";
 import { newWamid } from "../webhooks";
 
 /** Graph API version segment such as `v21.0`; any version is accepted. */
@@ -220,6 +221,16 @@ export function registerCloudApi(app: Hono, state: SimulatorState): void {
     };
     state.media.set(media.id, media);
     return c.json({ id: media.id });
+  });
+
+  /** The WABA's message templates, paged as Meta pages them (`limit`, `after`). */
+  app.get(`/${VERSION}/:wabaId/message_templates`, async (c) => {
+    const gated = await gate(c, state, undefined);
+    if (gated.response) return gated.response;
+    const templates = state.templates.list(c.req.param("wabaId"));
+    return c.json(
+      templatePage(templates, { limit: c.req.query("limit"), after: c.req.query("after") }, c.req.url),
+    );
   });
 
   app.get(`/${VERSION}/:phoneNumberId/whatsapp_business_profile`, async (c) => {

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { inboundRequestSchema, receiveInbound } from "../inbound";
 import { applyConfigPatch, configPatchSchema } from "../options";
 import type { SimulatorState } from "../state";
+import { renderTemplateSend, templateSeedSchema, templateStatusPayload } from "../templates";
 import type { MessageStatus } from "../webhooks";
 import { buildStatusPayload } from "../webhooks";
 
@@ -99,7 +100,12 @@ export function registerTestSide(app: Hono, state: SimulatorState): void {
       .map((message) => ({ direction: "in" as const, atMs: message.receivedAtMs, ...message }));
     const outbound = state.sent
       .filter((message) => message.phoneNumberId === phoneNumberId && message.waId === waId)
-      .map((message) => ({ direction: "out" as const, atMs: message.acceptedAtMs, ...message }));
+      .map((message) => ({
+        direction: "out" as const,
+        atMs: message.acceptedAtMs,
+        ...message,
+        ...(message.type === "template" && { rendered: renderedTemplate(state, message.body) }),
+      }));
     const items = [...inbound, ...outbound].sort((a, b) => a.atMs - b.atMs);
     return c.json({ items });
   });
@@ -180,10 +186,37 @@ export function registerTestSide(app: Hono, state: SimulatorState): void {
     return c.json({ webhookStatus });
   });
 
+  app.get("/_sim/templates", (c) => c.json({ templates: state.templates.list(c.req.query("wabaId") ?? "") }));
+
+  /**
+   * Seeds a template or changes its status; a new template or a status change sends Meta's signed
+   * `message_template_status_update` webhook (unless `notify: false`), whose delivery status is returned.
+   */
+  app.post("/_sim/templates", async (c) => {
+    const body = await parseBody(c, templateSeedSchema);
+    if (!body.ok) return body.response;
+    const { template, statusChanged } = state.templates.upsert(body.data);
+    let webhookStatus: number | null = null;
+    if (statusChanged && body.data.notify) {
+      const payload = templateStatusPayload(body.data.wabaId, template, body.data.reason);
+      webhookStatus = await state.deliverWebhook("template", body.data.wabaId, payload).first;
+    }
+    return c.json({ template, webhookStatus }, 201);
+  });
+
   app.post("/_sim/reset", (c) => {
     state.reset();
     return c.json({ ok: true });
   });
+}
+
+/** A template send as the customer sees it (text and quick replies), when the catalogue knows the template. */
+function renderedTemplate(state: SimulatorState, body: Record<string, unknown>) {
+  const t = body.template as
+    | { name?: string; language?: { code?: string }; components?: Record<string, unknown>[] }
+    | undefined;
+  const known = t?.name ? state.templates.find(t.name, t.language?.code ?? "") : undefined;
+  return known ? renderTemplateSend(known, t?.components ?? []) : undefined;
 }
 
 /** The config without secrets, so logs of test runs never carry them. */

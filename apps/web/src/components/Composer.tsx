@@ -1,5 +1,5 @@
 import { type FormEvent, type KeyboardEvent, useId, useMemo, useRef, useState } from "react";
-import { api, ApiError, type Message, type SendBody, type Snippet } from "../api";
+import { api, ApiError, type Message, type SendBody, type Snippet, type Template } from "../api";
 import { useResource } from "../hooks";
 import { useI18n } from "../i18n";
 import { fillSnippet, type SnippetContext, searchSnippets, slashQuery } from "../snippets";
@@ -201,6 +201,27 @@ export function Composer({ tenant, conversationId, context, onSent, onWindowClos
   );
 }
 
+/** The template's text with the parameters filled in as typed so far (`{{1}}` stays until it has a value). */
+function fillTemplate(
+  text: string | null,
+  component: "header" | "body",
+  template: Template,
+  values: string[],
+) {
+  if (!text) return null;
+  return text.replace(/\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g, (whole, name: string) => {
+    const index = template.parameters.findIndex((p) => p.component === component && p.name === name);
+    const value = index >= 0 ? values[index]?.trim() : "";
+    return value || whole;
+  });
+}
+
+/**
+ * The template form (outside the 24-hour window, or when the agent chooses it): the bank's approved
+ * templates from its registry, one input per parameter, and a preview of the filled-in message. Templates
+ * WhatsApp has not approved (paused, rejected, pending, disabled) are listed but cannot be chosen, with
+ * Meta's reason.
+ */
 export function TemplatePicker({
   tenant,
   conversationId,
@@ -213,33 +234,46 @@ export function TemplatePicker({
   authorName: string;
 }) {
   const { t } = useI18n();
-  const [name, setName] = useState("");
-  const [language, setLanguage] = useState("de");
-  const [params, setParams] = useState("");
+  const templates = useResource(() => api.templates(tenant), [tenant]);
+  const [chosen, setChosen] = useState("");
+  const [values, setValues] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
-  const nameId = useId();
-  const languageId = useId();
-  const paramsId = useId();
+  const selectId = useId();
+  const paramId = useId();
+  const keyOf = (x: Template) => `${x.name}|${x.language}`;
+  const list = templates.data ?? [];
+  const template = list.find((x) => keyOf(x) === chosen && x.sendable);
+  const complete = template ? template.parameters.every((_, i) => values[i]?.trim()) : false;
+
+  function choose(key: string) {
+    setChosen(key);
+    const next = list.find((x) => keyOf(x) === key);
+    setValues(next ? next.parameters.map(() => "") : []);
+    setError(undefined);
+  }
 
   async function send(event: FormEvent) {
     event.preventDefault();
-    if (!name.trim() || busy) return;
-    const list = params
-      .split("\n")
-      .map((p) => p.trim())
-      .filter(Boolean);
+    if (!template || !complete || busy) return;
+    const params = template.parameters.map((_, i) => values[i]?.trim() ?? "");
     setBusy(true);
     setError(undefined);
     try {
       const answer = await api.sendMessage(tenant, conversationId, {
-        template: { name: name.trim(), language: language.trim() || "de", params: list },
+        template: { name: template.name, language: template.language, params },
       });
+      const preview = [
+        fillTemplate(template.header, "header", template, params),
+        fillTemplate(template.body, "body", template, params),
+      ]
+        .filter(Boolean)
+        .join("\n\n");
       onSent({
-        ...optimistic(answer.message.id, `[${name.trim()}] ${list.join(" · ")}`, authorName),
+        ...optimistic(answer.message.id, answer.message.text ?? preview, authorName),
         type: "template",
       });
-      setParams("");
+      setValues(template.parameters.map(() => ""));
     } catch (caught) {
       setError(caught);
     } finally {
@@ -247,41 +281,106 @@ export function TemplatePicker({
     }
   }
 
+  const unavailable = list.filter((x) => !x.sendable);
   return (
     <form className="composer template-picker" onSubmit={send} data-testid="template-picker">
       <h3 className="small">{t("composer.template")}</h3>
+      {templates.error !== undefined ? (
+        <p className="field-error">{errorMessage(t, templates.error)}</p>
+      ) : null}
+      {templates.data && list.length === 0 ? (
+        <p className="muted small" data-testid="template-none">
+          {t("composer.templateNone")}
+        </p>
+      ) : null}
       <div className="template-grid">
         <div className="field">
-          <label htmlFor={nameId}>{t("composer.templateName")}</label>
-          <input
-            id={nameId}
-            data-testid="template-name"
-            value={name}
-            required
-            onChange={(event) => setName(event.target.value)}
-          />
+          <label htmlFor={selectId}>{t("composer.templateName")}</label>
+          <select
+            id={selectId}
+            data-testid="template-select"
+            value={chosen}
+            onChange={(event) => choose(event.target.value)}
+          >
+            <option value="">{t("composer.templateChoose")}</option>
+            {list.map((x) => (
+              <option
+                key={keyOf(x)}
+                value={keyOf(x)}
+                disabled={!x.sendable}
+                data-testid={x.sendable ? "template-option" : "template-option-unavailable"}
+              >
+                {x.sendable
+                  ? `${x.name} (${x.language})`
+                  : t("composer.templateUnavailable", {
+                      name: x.name,
+                      language: x.language,
+                      status: x.status,
+                      reason: x.reason ? `: ${x.reason}` : "",
+                    })}
+              </option>
+            ))}
+          </select>
         </div>
-        <div className="field field-short">
-          <label htmlFor={languageId}>{t("composer.templateLanguage")}</label>
-          <input
-            id={languageId}
-            data-testid="template-language"
-            value={language}
-            onChange={(event) => setLanguage(event.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor={paramsId}>{t("composer.templateParams")}</label>
-          <textarea
-            id={paramsId}
-            data-testid="template-params"
-            rows={2}
-            value={params}
-            onChange={(event) => setParams(event.target.value)}
-          />
-        </div>
+        {template?.parameters.map((p, i) => (
+          <div className="field" key={`${p.component}-${p.name}`}>
+            <label htmlFor={`${paramId}-${i}`}>
+              {p.type === "text"
+                ? t("composer.templateParam", { name: p.name })
+                : t("composer.templateMedia", { type: p.type })}
+            </label>
+            <input
+              id={`${paramId}-${i}`}
+              data-testid="template-param"
+              value={values[i] ?? ""}
+              placeholder={p.example ?? ""}
+              required
+              onChange={(event) => setValues((old) => old.map((v, j) => (j === i ? event.target.value : v)))}
+            />
+          </div>
+        ))}
       </div>
-      <button type="submit" className="primary" data-testid="template-send" disabled={busy || !name.trim()}>
+      {template ? (
+        <div className="template-preview" data-testid="template-preview" aria-live="polite">
+          <p className="small muted">
+            {t("composer.templatePreview")} · {t("composer.templateCategory")}: {template.category}
+          </p>
+          {[
+            fillTemplate(template.header, "header", template, values),
+            fillTemplate(template.body, "body", template, values),
+            template.footer,
+          ]
+            .filter(Boolean)
+            .map((part) => (
+              <p key={part}>{part}</p>
+            ))}
+          {template.buttons.length > 0 ? (
+            <p className="small" data-testid="template-buttons">
+              {t("composer.templateButtons")}: {template.buttons.map((b) => b.text).join(" · ")}
+            </p>
+          ) : null}
+        </div>
+      ) : null}
+      {unavailable.length > 0 ? (
+        <ul className="template-unavailable small muted" data-testid="template-unavailable">
+          {unavailable.map((x) => (
+            <li key={keyOf(x)}>
+              {t("composer.templateUnavailable", {
+                name: x.name,
+                language: x.language,
+                status: x.status,
+                reason: x.reason ? `: ${x.reason}` : "",
+              })}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      <button
+        type="submit"
+        className="primary"
+        data-testid="template-send"
+        disabled={busy || !template || !complete}
+      >
         {busy ? t("composer.sending") : t("composer.sendTemplate")}
       </button>
       {error ? (

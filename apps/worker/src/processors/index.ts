@@ -5,6 +5,7 @@ import { retentionProcessor } from "./data-protection/index";
 import { dispatchProcessor } from "./dispatch/index";
 import { inboundProcessor } from "./inbound/index";
 import { presenceProcessor } from "./maintenance/presence";
+import { templatesProcessor } from "./maintenance/templates";
 import { routingProcessor } from "./routing/index";
 
 /** Every processor of the worker; each feature adds its own here. */
@@ -15,5 +16,6 @@ export const processors: AnyProcessor[] = [
   retentionProcessor,
   routingProcessor,
   billingProcessor,
+  templatesProcessor,
   bankWebhooksProcessor,
 ];

@@ -6,7 +6,7 @@ import { notFound } from "../kernel/errors";
 import type { RequestContext } from "../kernel/request-context";
 import type { TenantAccess } from "../tenants/access";
 
-export const API_KEY_SCOPES = ["customers:read", "customers:write"] as const;
+export const API_KEY_SCOPES = ["customers:read", "customers:write", "notifications"] as const;
 type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 const KEY_PREFIX = "knl_";
 

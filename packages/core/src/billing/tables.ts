@@ -75,6 +75,8 @@ interface BillingUsageTable {
   kind: UsageKind;
   source: "conversation" | "message";
   source_id: string;
+  /** a template message's category (MARKETING, UTILITY, AUTHENTICATION): Meta prices templates by it */
+  category: ColumnType<string | null, string | null | undefined, string | null>;
   occurred_at: Timestamp;
   created_at: CreatedAt;
   reported_at: Timestamp | null;

@@ -38,9 +38,12 @@ export async function collectUsage(
      where c.assigned_at is not null and c.handled_by is not null
        and c.assigned_at >= ${since("conversation")}
     on conflict (source, source_id) do nothing`.execute(db);
+  // Each template message carries its category from the bank's template registry (null for one sent
+  // before the registry existed).
   const messages = await sql`
-    insert into ${usage} (id, kind, source, source_id, occurred_at)
-    select 'use_' || replace(gen_random_uuid()::text, '-', ''), 'template_message', 'message', m.id, m.created_at
+    insert into ${usage} (id, kind, source, source_id, category, occurred_at)
+    select 'use_' || replace(gen_random_uuid()::text, '-', ''), 'template_message', 'message', m.id,
+           upper(m.payload #>> '{template,category}'), m.created_at
       from ${sql.id(schema, "messages")} m
      where m.direction = 'outbound' and m.type = 'template'
        and m.status in (${sql.join(BILLABLE_TEMPLATE_STATUSES.map((s) => sql`${s}`))})
@@ -56,6 +59,8 @@ export interface UsageSummary {
   from: string;
   to: string;
   byKind: Record<UsageKind, { count: number; reported: number; unreportable: number }>;
+  /** template messages by category (Meta's price differs per category); `unknown`: sent before the registry */
+  templatesByCategory: Record<string, number>;
   total: number;
   pendingReport: number;
 }
@@ -85,11 +90,23 @@ export async function usageForPeriod(db: Db, schema: string, from: Date, to: Dat
       unreportable: Number(r.unreportable),
     };
   }
+  const categories = await billingDb(db)
+    .withSchema(schema)
+    .selectFrom("billing_usage")
+    .select((eb) => ["category", eb.fn.countAll<string>().as("count")])
+    .where("kind", "=", "template_message")
+    .where("occurred_at", ">=", from)
+    .where("occurred_at", "<", to)
+    .groupBy("category")
+    .execute();
+  const templatesByCategory: Record<string, number> = { MARKETING: 0, UTILITY: 0, AUTHENTICATION: 0 };
+  for (const r of categories) templatesByCategory[r.category ?? "unknown"] = Number(r.count);
   const values = Object.values(byKind);
   return {
     from: from.toISOString(),
     to: to.toISOString(),
     byKind,
+    templatesByCategory,
     total: values.reduce((n, v) => n + v.count, 0),
     pendingReport: values.reduce((n, v) => n + v.count - v.reported - v.unreportable, 0),
   };

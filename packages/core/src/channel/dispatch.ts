@@ -6,6 +6,7 @@ import { auditControl, auditTenant } from "../kernel/audit";
 import { inTransaction } from "../outbox/unit-of-work";
 import type { Services } from "../services";
 import { GraphClient, GraphError, type GraphErrorClass } from "./graph";
+import { mirrorNotificationStatuses } from "./notification-status";
 import { SendLimiter } from "./limiter";
 import { accessToken, bindingForTenant, forgetNumber, type NumberBinding } from "./tenants-by-number";
 
@@ -55,16 +56,25 @@ function metaPayload(
 ) {
   const base = { to, biz_opaque_callback_data: messageId };
   if (message.type === "template") {
-    const t = (message.payload?.template ?? {}) as { name: string; language: string; params?: string[] };
+    const t = (message.payload?.template ?? {}) as {
+      name: string;
+      language: string;
+      params?: string[];
+      /** Meta's components, built from the bank's template registry when the message was written */
+      components?: Record<string, unknown>[];
+    };
+    const components =
+      t.components ??
+      (t.params?.length
+        ? [{ type: "body", parameters: t.params.map((text) => ({ type: "text", text })) }]
+        : []);
     return {
       ...base,
       type: "template",
       template: {
         name: t.name,
         language: { code: t.language },
-        ...(t.params?.length && {
-          components: [{ type: "body", parameters: t.params.map((text) => ({ type: "text", text })) }],
-        }),
+        ...(components.length > 0 && { components }),
       },
     };
   }
@@ -134,6 +144,7 @@ function selectOutbound(t: TenantDb) {
       "m.payload",
       "m.status",
       "m.priority",
+      "m.kind",
       "m.sending_started_at",
       "m.conversation_id",
       "c.assignee_user_id",
@@ -361,6 +372,13 @@ async function sendChunk(
           status: "failed",
           assigneeUserId: r.message.assignee_user_id,
         })),
+      );
+      // A failed notification is reported as such too (notification.status, with Meta's reason).
+      await mirrorNotificationStatuses(
+        trx,
+        binding.tenant,
+        changes,
+        permanent.filter((r) => r.message.kind === "notification").map((r) => r.message.id),
       );
     });
   }

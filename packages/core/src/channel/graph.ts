@@ -67,6 +67,23 @@ interface SendResult {
   wamid: string;
 }
 
+/** A template as the Graph API lists it (whatsapp/README.md, "Message templates"). */
+export interface GraphTemplate {
+  id?: string;
+  name?: string;
+  language?: string;
+  status?: string;
+  category?: string;
+  parameter_format?: string;
+  rejected_reason?: string;
+  components?: Record<string, unknown>[];
+}
+
+interface TemplatePage {
+  data?: GraphTemplate[];
+  paging?: { cursors?: { before?: string; after?: string }; next?: string };
+}
+
 export class GraphClient {
   private readonly dispatcher: Agent;
   constructor(private readonly options: GraphClientOptions) {
@@ -178,6 +195,12 @@ export class GraphClient {
     const bytes = Buffer.from(await res.arrayBuffer());
     if (bytes.length > maxBytes) throw new GraphError(413, 100, "media larger than allowed", undefined);
     return { bytes, contentType: res.headers.get("content-type") };
+  }
+
+  /** One page of a WhatsApp Business Account's message templates (`after`: the previous page's cursor). */
+  async listTemplates(wabaId: string, token: string, after?: string): Promise<TemplatePage> {
+    const query = new URLSearchParams({ limit: "100", ...(after && { after }) });
+    return this.call<TemplatePage>("GET", `${this.url(`${wabaId}/message_templates`)}?${query}`, token);
   }
 
   async getBusinessProfile(phoneNumberId: string, token: string) {

@@ -8,7 +8,10 @@ import { afterCommit, beforeCommit, Changes } from "../outbox/unit-of-work";
 import { routeLockedConversation } from "../routing/route";
 import { type FollowUpState, followUpNeeded } from "../rules/follow-up-work";
 import type { Services } from "../services";
+import { handleNotificationAnswer, notificationAnswerOf, recordOnlyAnswer } from "./notification-replies";
+import { mirrorNotificationStatuses } from "./notification-status";
 import { bindingForNumber } from "./tenants-by-number";
+import { applyTemplateUpdate, type TemplateUpdateValue } from "./templates";
 import { maskWebhookPayload, type WebhookPayload, waIdsOf } from "./webhook";
 type InboundMessage = Record<string, unknown> & {
   id?: string;
@@ -22,6 +25,8 @@ interface IngestResult {
   messages: number;
   duplicates: number;
   statuses: number;
+  /** template status and category updates applied */
+  templates: number;
   unknownNumbers: string[];
 }
 
@@ -122,9 +127,8 @@ export const customerLockKey = (schema: string, waId: string) => `${schema}:${wa
 /** Routing inside the ingest's transaction failed: the transaction rolled back, message included. */
 class RoutingInIngestFailed extends Error {}
 
-/** The stored message and what its transaction left to do after commit. */
+/** A message was stored (not a duplicate). */
 interface Ingested {
-  received: ReceivedMessage;
   /** the webhook event was marked processed in the ingest's transaction */
   eventMarked: boolean;
 }
@@ -169,11 +173,20 @@ async function ingestMessage(
     const changes = new Changes();
     const now = new Date();
     const done = await withCustomerLock(db, tenant.schema_name, contact.waId, async (trx) => {
+      // A quick-reply answer to a notification (one lookup, button replies only). One that needs nobody,
+      // with no chat open, is stored with the notification and opens nothing.
+      const answer = await notificationAnswerOf(trx, tenant.schema_name, contact.waId, message);
+      if (answer && !answer.escalate && !answer.openConversationId) {
+        if (!(await recordOnlyAnswer(trx, tenant, contact, message, answer, changes))) return null;
+        return { marked: false, entries: await beforeCommit(services, trx, changes) };
+      }
       const received = await receiveMessage(trx, bank, contact, message, {
         lockBankForRouting: route,
         ...(alongside && { alongside }),
       });
       if (!received) return null;
+      // Before routing: a card alert's "not me" makes a new chat the bank's whatever the mode.
+      if (answer) await handleNotificationAnswer(trx, tenant, received, message, answer, changes, now);
       // The conversation as this transaction leaves it: what the follow-ups need to know.
       const state: FollowUpState = { kscSide: received.kscSide, flags: received.flags };
       if (received.newConversation) {
@@ -210,7 +223,7 @@ async function ingestMessage(
         customerName: received.customerName,
       });
       changes.enqueue(...followUpJobs(tenant, received, state));
-      return { received, entries: await beforeCommit(services, trx, changes) };
+      return { marked: event !== undefined, entries: await beforeCommit(services, trx, changes) };
     });
     if (done) await afterCommit(services, changes, done.entries);
     return done;
@@ -226,7 +239,7 @@ async function ingestMessage(
     );
     done = await attempt(false);
   }
-  return done ? { received: done.received, eventMarked: event !== undefined } : null;
+  return done ? { eventMarked: done.marked } : null;
 }
 
 /** The jobs a stored message needs: the rule book's follow-ups (when it has any) and its media download. */
@@ -288,6 +301,7 @@ type AppliedStatus = {
   conversationId: string;
   status: string;
   assigneeUserId: string | null;
+  kind: string;
 };
 
 /** The VALUES row of one status, or null for one Kanal does not track. */
@@ -350,6 +364,7 @@ async function applyStatuses(
       conversation_id: string;
       status: string;
       assignee_user_id: string | null;
+      kind: string;
     }>`
       update ${sql.id(schema, "messages")} as m
       set status = v.status, status_at = v.at, wamid = v.wamid, error = coalesce(v.error, m.error)
@@ -359,7 +374,7 @@ async function applyStatuses(
       where m.direction = 'outbound'
         and (m.wamid = v.wamid or m.id = v.opaque)
         and ${rankOf(sql.ref("m.status"))} < v.below
-      returning m.id, m.conversation_id, m.status,
+      returning m.id, m.conversation_id, m.status, m.kind,
         -- A subquery, not a join in FROM: Postgres would build a whole-row copy of every joined
         -- conversation for UPDATE … FROM.
         (select c.assignee_user_id from ${sql.id(schema, "conversations")} as c where c.id = m.conversation_id)
@@ -370,6 +385,7 @@ async function applyStatuses(
         conversationId: row.conversation_id,
         status: row.status,
         assigneeUserId: row.assignee_user_id,
+        kind: row.kind,
       });
   }
   return applied;
@@ -393,7 +409,7 @@ export async function processWebhookEvent(services: Services, eventId: string): 
     .where("status", "=", "pending")
     .returningAll()
     .executeTakeFirst();
-  const result: IngestResult = { messages: 0, duplicates: 0, statuses: 0, unknownNumbers: [] };
+  const result: IngestResult = { messages: 0, duplicates: 0, statuses: 0, templates: 0, unknownNumbers: [] };
   if (!event) return result;
   if (event.attempts > MAX_EVENT_ATTEMPTS) {
     await db
@@ -426,6 +442,18 @@ export async function processWebhookEvent(services: Services, eventId: string): 
   for (const entry of payload.entry ?? []) {
     for (const change of entry.changes ?? []) {
       const value = change.value;
+      // Template changes name the WhatsApp Business Account (entry.id), not a number.
+      if (change.field === "message_template_status_update" || change.field === "template_category_update") {
+        const tenant =
+          value && entry.id
+            ? await applyTemplateUpdate(services, entry.id, change.field, value as TemplateUpdateValue)
+            : null;
+        if (tenant) {
+          tenantIds.add(tenant.id);
+          result.templates++;
+        } else if (entry.id) result.unknownNumbers.push(`waba ${entry.id}`);
+        continue;
+      }
       const phoneNumberId = value?.metadata?.phone_number_id;
       if (!value || !phoneNumberId) continue;
       const binding = await bindingForNumber(db, phoneNumberId);
@@ -462,6 +490,15 @@ export async function processWebhookEvent(services: Services, eventId: string): 
       const entries = await db.transaction().execute(async (trx) => {
         const appliedStatuses = await applyStatuses(trx, tenant, statuses);
         result.statuses += appliedStatuses.length;
+        // A notification's status goes with its message's, to the bank's systems too (notification.status).
+        const notifications = appliedStatuses.filter((a) => a.kind === "notification");
+        if (notifications.length > 0)
+          await mirrorNotificationStatuses(
+            trx,
+            tenant,
+            statusChanges,
+            notifications.map((a) => a.messageId),
+          );
         statusChanges.emit(
           ...appliedStatuses.map((applied) => ({
             type: "message.status" as const,
@@ -480,7 +517,8 @@ export async function processWebhookEvent(services: Services, eventId: string): 
 
   if (marked) return result;
   const unknownOnly =
-    result.unknownNumbers.length > 0 && result.messages + result.duplicates + result.statuses === 0;
+    result.unknownNumbers.length > 0 &&
+    result.messages + result.duplicates + result.statuses + result.templates === 0;
   await db
     .withSchema("control")
     .updateTable("webhook_events")
@@ -541,7 +579,7 @@ export async function processWebhookEvents(
   services: Services,
   eventIds: readonly string[],
 ): Promise<IngestResult> {
-  const total: IngestResult = { messages: 0, duplicates: 0, statuses: 0, unknownNumbers: [] };
+  const total: IngestResult = { messages: 0, duplicates: 0, statuses: 0, templates: 0, unknownNumbers: [] };
   const failed: { eventId: string; error: Error }[] = [];
   await mapLimit(eventIds, EVENTS_IN_FLIGHT_PER_JOB, async (eventId) => {
     try {
@@ -549,6 +587,7 @@ export async function processWebhookEvents(
       total.messages += result.messages;
       total.duplicates += result.duplicates;
       total.statuses += result.statuses;
+      total.templates += result.templates;
       total.unknownNumbers.push(...result.unknownNumbers);
     } catch (error) {
       failed.push({ eventId, error: error as Error });

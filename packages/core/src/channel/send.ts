@@ -11,11 +11,12 @@ import type { Trx } from "../kernel/executor";
 import type { RequestContext } from "../kernel/request-context";
 import { outboxJob } from "../outbox/outbox";
 import { type Changes, inTransaction } from "../outbox/unit-of-work";
-import { checkAgentDraft, draftActorKind, maskForStorage, maskJsonForStorage } from "../rules/guard";
+import { checkAgentDraft, draftActorKind, maskForStorage } from "../rules/guard";
 import type { Services } from "../services";
 import type { TenantAccess } from "../tenants/access";
 import { kscMaySee, kscScopeOf } from "../tenants/ksc-scope";
 import { PRIORITY } from "@kanal/queue";
+import { answerCodeOf, type PreparedTemplate, prepareTemplate } from "./templates";
 
 type SendInput =
   | { text: string }
@@ -33,7 +34,7 @@ interface QueuedMessage {
   warnings: { code: string; message: string }[];
 }
 
-/** The text a template message is stored and checked as (the registry of a bank's templates comes later). */
+/** The text a template's parameters are checked as against the rule book (the template's own text is Meta-approved). */
 function templateText(t: { name: string; language: string; params?: string[] }): string {
   return `Vorlage „${t.name}“ (${t.language})${t.params?.length ? `: ${t.params.join(" · ")}` : ""}`;
 }
@@ -96,8 +97,11 @@ export async function sendMessage(
   let text: string;
   let snippetId: string | null = null;
   let template: { name: string; language: string; params?: string[] } | null = null;
+  let prepared: PreparedTemplate | null = null;
   if ("template" in input) {
     template = input.template;
+    // Only an approved template of the bank's registry, with exactly its parameters (422 / 400 otherwise).
+    prepared = await prepareTemplate(db, access.schema, template);
     text = templateText(template);
   } else if ("snippetId" in input) {
     const snippet = await t
@@ -147,7 +151,7 @@ export async function sendMessage(
   const id = newId("msg");
   const now = new Date();
   const bank = bankRef(access.tenant);
-  const stored = maskForStorage(text).text;
+  const stored = maskForStorage(prepared?.text ?? text).text;
   await inTransaction(services, async (trx, changes) => {
     await appendOutbound(
       trx,
@@ -157,8 +161,8 @@ export async function sendMessage(
           id,
           conversation_id: conversationId,
           type: template ? "template" : "text",
-          text,
-          payload: template ? JSON.stringify({ template: maskJsonForStorage(template) }) : null,
+          text: prepared?.text ?? text,
+          payload: prepared ? JSON.stringify(templatePayload(prepared, id)) : null,
           author_user_id: actor.kind === "user" ? actor.userId : null,
           kind: "reply",
           snippet_id: snippetId,
@@ -307,19 +311,50 @@ export async function queueNotifications(
     });
   }
   if (rows.length === 0) return { queued, skipped };
-  await inTransaction(services, async (trx, changes) => {
-    await appendOutbound(trx, bankRef(tenant), rows);
-    for (let i = 0; i < queued.length; i += batchSize) {
-      const messageIds = queued.slice(i, i + batchSize).map((q) => q.id);
-      changes.enqueue(
-        outboxJob(
-          "dispatch",
-          "send-batch",
-          { tenantId: tenant.id, messageIds },
-          { jobId: `batch-${messageIds[0]}`, priority: PRIORITY.bulk },
-        ),
-      );
-    }
-  });
+  await inTransaction(services, (trx, changes) => writeBulkMessages(trx, changes, tenant, rows, batchSize));
   return { queued, skipped };
+}
+
+/**
+ * Writes bulk-lane messages `queued` (through the guard, `appendOutbound`) and their `send-batch` jobs —
+ * up to `NOTIFICATION_BATCH_SIZE` messages each, one bank, so one number — into the outbox, in the
+ * caller's transaction: the bank's notifications, one or ten thousand.
+ */
+export async function writeBulkMessages(
+  trx: Trx,
+  changes: Changes,
+  tenant: Pick<Tenant, "id" | "slug" | "schema_name">,
+  rows: readonly OutboundRow[],
+  batchSize = NOTIFICATION_BATCH_SIZE,
+): Promise<void> {
+  await appendOutbound(trx, bankRef(tenant), rows);
+  for (let i = 0; i < rows.length; i += batchSize) {
+    const messageIds = rows.slice(i, i + batchSize).map((r) => r.id);
+    changes.enqueue(
+      outboxJob(
+        "dispatch",
+        "send-batch",
+        { tenantId: tenant.id, messageIds },
+        { jobId: `batch-${messageIds[0]}`, priority: PRIORITY.bulk },
+      ),
+    );
+  }
+}
+
+/** The stored payload of a template message: what dispatch sends (Meta's components) and the answers it offers. */
+export function templatePayload(prepared: PreparedTemplate, messageId: string) {
+  return {
+    template: {
+      name: prepared.name,
+      language: prepared.language,
+      category: prepared.category,
+      params: prepared.params,
+      components: prepared.components(messageId),
+      quickReplies: prepared.quickReplies.map((b) => ({
+        index: b.index,
+        text: b.text,
+        code: answerCodeOf(b),
+      })),
+    },
+  };
 }

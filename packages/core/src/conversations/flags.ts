@@ -6,4 +6,8 @@ export const CONVERSATION_FLAGS = {
   redirected: "redirected",
   callbackSuggested: "callback_suggested",
   handedOverByRule: "handover_by_rule",
+  /** the customer's notification thread: notifications sent outside any open chat (never routed) */
+  notifications: "notifications",
+  /** the conversation's topic is the bank's alone whatever the routing mode (a card alert's "not me") */
+  bankOnlyTopic: "bank_only_topic",
 } as const;

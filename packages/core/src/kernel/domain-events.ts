@@ -127,7 +127,41 @@ export type DomainEvent =
       messageId: string;
       via: "whatsapp";
       at: Date;
+    }
+  | {
+      /** A notification's message moved on at Meta (sent, delivered, read) or failed, with Meta's reason. */
+      type: "notification.status";
+      bank: BankRef;
+      notificationId: string;
+      campaignId: string | null;
+      customerId: string;
+      /** where the notification's message is (the customer's open chat, or their notification thread) */
+      conversationId: string;
+      messageId: string;
+      status: NotificationStatus;
+      error: { code: number | null; title: string | null; details: string | null } | null;
+      at: Date;
+    }
+  | {
+      /** The customer answered a notification with one of its quick-reply buttons. */
+      type: "notification.reply";
+      bank: BankRef;
+      notificationId: string;
+      campaignId: string | null;
+      customerId: string;
+      /** where the answer is stored (a new or open chat when the answer needs somebody) */
+      conversationId: string;
+      /** the customer's message */
+      messageId: string;
+      /** the answer's code (`card_tx_confirmed`, `card_tx_not_me`, `button_<index>`), the button's text and payload */
+      answer: { code: string; text: string | null; payload: string | null };
+      /** the answer opened (or moved) a chat for the bank, as a card alert's "not me" does */
+      escalated: boolean;
+      at: Date;
     };
+
+/** A notification's status as the bank's systems see it (Kanal's own steps before Meta's are `queued`). */
+export type NotificationStatus = "queued" | "sent" | "delivered" | "read" | "failed";
 
 export type DomainEventType = DomainEvent["type"];
 

@@ -109,6 +109,8 @@ export function agentEventsOf(event: DomainEvent): { userId: string; event: Agen
     case "callback.requested":
     case "customer.opted_out":
     case "customer.opted_in":
+    case "notification.status":
+    case "notification.reply":
       return [];
   }
 }

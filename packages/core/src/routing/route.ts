@@ -9,6 +9,7 @@ import {
   type RoutingDecision,
 } from "@kanal/routing";
 import { type BankContext, bankRef, parseRoutingConfig } from "../conversations/bank";
+import { CONVERSATION_FLAGS } from "../conversations/flags";
 import { lockBankRouting } from "../conversations/locks";
 import { assign, type ConversationState, type DecisionRecord, enqueue } from "../conversations/transitions";
 import type { DomainEvent } from "../kernel/domain-events";
@@ -113,6 +114,7 @@ interface RoutingFacts {
   in_house: string | number;
   rule_id: string | null;
   rule_version: number | null;
+  topic: string | null;
 }
 
 /**
@@ -131,6 +133,7 @@ function factsColumns(schema: string) {
     (select count(*) from ${table("conversations")}
       where status in ('open', 'queued') and handled_by = 'in_house' and id <> c.id) as in_house,
     c.rule_id,
+    c.topic,
     (select max(version) from ${table("rule_book_versions")}) as rule_version`;
 }
 
@@ -186,7 +189,11 @@ export async function decideAndApply(
   const { now } = options;
   const bank = bankRef(ctx.tenant);
   const { facts: f, agents: everyone } = snapshot ?? (await routingSnapshot(trx, ctx, conversation.id, now));
-  const bankOnlyTopic = await bankOnlyTopicOf(trx, ctx.schema, f.rule_id, f.rule_version);
+  // A topic the rule book reserves to the bank, or one the conversation was opened for (a card alert's
+  // "not me"): either keeps the chat with the bank whatever the mode.
+  const bankOnlyTopic =
+    (await bankOnlyTopicOf(trx, ctx.schema, f.rule_id, f.rule_version)) ??
+    (conversation.flags.includes(CONVERSATION_FLAGS.bankOnlyTopic) ? (f.topic ?? "bank only") : null);
   const exclude = new Set(options.exclude ?? []);
   const agents: LoadedAgent[] = everyone.filter((a) => !exclude.has(a.userId));
   const advisorCodes: AdvisorCode[] = agents

@@ -6,7 +6,7 @@ import type { EventHub } from "@kanal/core/realtime";
 import type { Services } from "@kanal/core/runtime";
 import type { AppEnv } from "./env";
 import { errorBody, onError, zodFields } from "./errors";
-import { authenticate } from "./middleware/auth";
+import { authenticate, requireSignIn } from "./middleware/auth";
 import { csrfProtection } from "./middleware/csrf";
 import { registerAuth, type PresenceListener } from "./routes/auth";
 import { registerBankAdmin } from "./routes/bank-admin";
@@ -64,23 +64,27 @@ export function newApp(services: Services, hub: EventHub, hooks: AppHooks = {}) 
   app.use("*", secureHeaders({ contentSecurityPolicy: undefined, crossOriginEmbedderPolicy: false }));
   app.use("*", async (c, next) => {
     await next();
-    c.header("Content-Security-Policy", CONTENT_SECURITY_POLICY);
+    // A route with a stricter policy of its own (a customer's media) keeps it.
+    if (!c.res.headers.has("Content-Security-Policy"))
+      c.header("Content-Security-Policy", CONTENT_SECURITY_POLICY);
   });
   app.use("*", async (c, next) => {
     const started = performance.now();
     await next();
     const ms = Math.round(performance.now() - started);
     if (c.req.path !== "/healthz" && c.req.path !== "/metrics") {
-      services.logger.info(
-        {
-          requestId: c.get("requestId"),
-          method: c.req.method,
-          route: c.req.routePath,
-          status: c.res.status,
-          ms,
-        },
-        "request",
-      );
+      // One line per request; a refused one (4xx) says why in `code`, and never carries a stack.
+      const status = c.res.status;
+      const line = {
+        requestId: c.get("requestId"),
+        method: c.req.method,
+        route: c.req.routePath,
+        status,
+        ms,
+        ...(status >= 400 && { code: c.get("errorCode") }),
+      };
+      if (status >= 400 && status < 500) services.logger.warn(line, "request refused");
+      else services.logger.info(line, "request");
     }
   });
   const limitBody = bodyLimit({
@@ -99,6 +103,7 @@ export function newApp(services: Services, hub: EventHub, hooks: AppHooks = {}) 
       : (c.req.path.endsWith("/notifications/batch") ? limitBatchBody : limitBody)(c, next),
   );
   app.use("/v1/*", authenticate);
+  app.use("/v1/*", requireSignIn);
   app.use("/v1/*", csrfProtection);
 
   registerOps(app);
@@ -120,8 +125,9 @@ export function newApp(services: Services, hub: EventHub, hooks: AppHooks = {}) 
   registerConversationActions(app);
   registerNotifications(app);
   registerWebhookEndpoints(app);
-  hooks.extend?.(app);
+  // Before `extend`: the web console's catch-all (static.ts) must not shadow /openapi.json and /docs.
   registerDocs(app);
+  hooks.extend?.(app);
 
   app.notFound((c) => c.json(errorBody(c, "not_found", "No such route"), 404));
   app.onError(onError);

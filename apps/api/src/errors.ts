@@ -27,11 +27,13 @@ export const errorResponses = {
   403: errorResponse("Forbidden"),
   404: errorResponse("Not found (also for another tenant's objects)"),
   409: errorResponse("Conflict"),
+  415: errorResponse("The body is not JSON (Content-Type application/json)"),
   422: errorResponse("Refused by a business rule"),
   429: errorResponse("Rate limited"),
 } as const;
 
 export function errorBody(c: Context<AppEnv>, code: ErrorCode, message: string, fields?: FieldError[]) {
+  c.set("errorCode", code);
   return errorBodyFor(c.get("requestId") ?? "", code, message, fields);
 }
 
@@ -69,16 +71,26 @@ export function zodFields(issues: readonly ZodIssueLike[]): FieldError[] {
   });
 }
 
+/** Hono's own refusals (validators, body limit, media type gate) in the error shape. */
+const HTTP_EXCEPTION_CODES: Partial<Record<number, [ErrorCode, string]>> = {
+  400: ["invalid_request", "Malformed request"],
+  401: ["unauthenticated", "Sign in first"],
+  403: ["forbidden", "Forbidden"],
+  404: ["not_found", "Not found"],
+  413: ["payload_too_large", "Request body too large"],
+  415: ["unsupported_media_type", "Send the body as JSON (Content-Type: application/json)"],
+};
+
+/**
+ * A refused request (4xx) is answered in the error shape and logged once, by the request line with its
+ * code (app.ts); only a fault (5xx) logs its stack.
+ */
 export function onError(error: Error, c: Context<AppEnv>) {
   if (error instanceof AppError) return sendError(c, error);
-  if (error instanceof HTTPException) {
-    const status = error.status;
-    if (status === 413) return c.json(errorBody(c, "payload_too_large", "Request body too large"), 413);
-    if (status === 400)
-      return c.json(errorBody(c, "invalid_request", error.message || "Malformed request"), 400);
-    if (status === 401) return c.json(errorBody(c, "unauthenticated", "Sign in first"), 401);
-    if (status === 403) return c.json(errorBody(c, "forbidden", error.message || "Forbidden"), 403);
-    if (status === 404) return c.json(errorBody(c, "not_found", "Not found"), 404);
+  if (error instanceof HTTPException && error.status < 500) {
+    const [code, fallback] = HTTP_EXCEPTION_CODES[error.status] ?? ["invalid_request", "Refused request"];
+    const message = error.status === 400 || error.status === 403 ? error.message || fallback : fallback;
+    return c.json(errorBody(c, code, message), ERROR_STATUS[code]);
   }
   c.get("services")?.logger.error(
     { err: { name: error.name, message: error.message, stack: error.stack }, requestId: c.get("requestId") },

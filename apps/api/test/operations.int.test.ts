@@ -112,7 +112,8 @@ describe("operations endpoints", () => {
   });
 
   it("every answer carries a request id and our strict CSP; errors repeat the request id", async () => {
-    const res = await system.app.request("/v1/nope");
+    // Outside /v1: an anonymous request for an unknown /v1 path is 401 like any other (security-auth-order).
+    const res = await system.app.request("/nope");
     const requestId = res.headers.get("x-request-id");
     expect(requestId).toBeTruthy();
     expect(res.headers.get("content-security-policy")).toContain("default-src 'self'");

@@ -78,6 +78,21 @@ function open(): void {
       retryDelay = Math.min(retryDelay * 2, 30_000);
     }
   };
+  // The server ended the stream for good: the session is over (logout, expiry, password change, disabled)
+  // or another tab took this one's place. Do not reconnect; /v1/me sends an ended session to the login.
+  stream.addEventListener("end", (message) => {
+    if (source !== stream) return;
+    stream.close();
+    source = null;
+    setState("idle");
+    let reason = "";
+    try {
+      reason = String((JSON.parse((message as MessageEvent<string>).data) as { reason?: unknown }).reason);
+    } catch {
+      reason = "";
+    }
+    if (reason !== "replaced") void api.me().catch(() => undefined);
+  });
   for (const type of EVENT_TYPES) {
     stream.addEventListener(type, (message) => {
       const event = parse(type, message as MessageEvent<string>);

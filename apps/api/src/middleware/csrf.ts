@@ -6,7 +6,7 @@ const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 const FORM_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"];
 
 /**
- * Cookie-authenticated writes must come from our own origin (ADR 0004): a cross-site Origin or
+ * Cookie-authenticated writes must come from our own origin (ADR 0003): a cross-site Origin or
  * Sec-Fetch-Site is refused, and so are the content types an HTML form can send without a CORS preflight.
  * With SameSite=Strict cookies this is defence in depth. API-key requests carry no ambient credential.
  */
@@ -25,7 +25,8 @@ export const csrfProtection: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.req.header("sec-fetch-site") === "cross-site")
     throw new AppError("forbidden", "Cross-site request refused");
   const type = c.req.header("content-type")?.toLowerCase() ?? "";
+  // 415 like any other body that is not JSON: the request is refused either way.
   if (FORM_TYPES.some((t) => type.startsWith(t)))
-    throw new AppError("forbidden", "Form submissions are not accepted");
+    throw new AppError("unsupported_media_type", "Form submissions are not accepted; send JSON");
   return next();
 };

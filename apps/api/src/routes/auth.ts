@@ -1,10 +1,10 @@
 import { ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
-import { login } from "@kanal/core/auth";
+import { endSession, login } from "@kanal/core/auth";
 import { sql } from "@kanal/db";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
-import { clientIp, requireActor, requireUser } from "../middleware/auth";
+import { clientIp, personOnly, requireUser } from "../middleware/auth";
 import { jsonBody, jsonResponse } from "../schemas";
 
 const userSchema = z.object({ id: z.string(), email: z.string(), name: z.string() }).openapi("User");
@@ -29,6 +29,7 @@ const loginRoute = createRoute({
 });
 
 const logoutRoute = createRoute({
+  middleware: [personOnly] as const,
   method: "post",
   path: "/v1/auth/logout",
   tags: ["Auth"],
@@ -37,6 +38,7 @@ const logoutRoute = createRoute({
 });
 
 const meRoute = createRoute({
+  middleware: [personOnly] as const,
   method: "get",
   path: "/v1/me",
   tags: ["Auth"],
@@ -51,6 +53,7 @@ const meRoute = createRoute({
 });
 
 const presenceRoute = createRoute({
+  middleware: [personOnly] as const,
   method: "put",
   path: "/v1/me/presence",
   tags: ["Auth"],
@@ -80,9 +83,10 @@ export function registerAuth(app: OpenAPIHono<AppEnv>, onPresence?: PresenceList
 
   app.openapi(logoutRoute, async (c) => {
     const actor = requireUser(c);
-    const { lucia } = c.get("services");
-    if (actor.sessionId) await lucia.invalidateSession(actor.sessionId);
-    c.header("Set-Cookie", lucia.createBlankSessionCookie().serialize(), { append: true });
+    const services = c.get("services");
+    // Also closes the event streams opened with this session, in every API process.
+    if (actor.sessionId) await endSession(services, actor.sessionId);
+    c.header("Set-Cookie", services.lucia.createBlankSessionCookie().serialize(), { append: true });
     return c.body(null, 204);
   });
 
@@ -111,7 +115,6 @@ export function registerAuth(app: OpenAPIHono<AppEnv>, onPresence?: PresenceList
   });
 
   app.openapi(presenceRoute, async (c) => {
-    requireActor(c);
     const actor = requireUser(c);
     const { status } = c.req.valid("json");
     await c

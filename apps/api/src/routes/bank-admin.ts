@@ -2,10 +2,9 @@ import { BANK_ADMIN_ROLES, BANK_STAFF_ROLES, CONVERSATION_ROLES } from "@kanal/c
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import { API_KEY_SCOPES, createApiKey, listApiKeys, revokeApiKey } from "@kanal/core/auth";
 import { createBankUser, listBankUsers, updateBankUser } from "@kanal/core/people";
-import { resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
-import { requestContext, requireActor } from "../middleware/auth";
+import { requestContext, tenantAccess, tenantRole } from "../middleware/auth";
 import { jsonBody, jsonResponse, passwordSchema, tenantParam } from "../schemas";
 
 const ADMIN = { roles: BANK_ADMIN_ROLES };
@@ -34,6 +33,7 @@ const bankRole = z.enum(BANK_STAFF_ROLES);
 const advisorCode = z.string().regex(/^[A-Za-z0-9]{2,12}$/, "2–12 letters or digits");
 
 const listUsers = createRoute({
+  middleware: [tenantRole({ roles: CONVERSATION_ROLES })] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/users",
   tags: ["Bank administration"],
@@ -43,6 +43,7 @@ const listUsers = createRoute({
 });
 
 const createUser = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/users",
   tags: ["Bank administration"],
@@ -65,6 +66,7 @@ const createUser = createRoute({
 });
 
 const patchUser = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "patch",
   path: "/v1/tenants/{tenant}/users/{id}",
   tags: ["Bank administration"],
@@ -99,6 +101,7 @@ const apiKeySchema = z
   .openapi("ApiKey");
 
 const listKeys = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/api-keys",
   tags: ["Bank administration"],
@@ -108,6 +111,7 @@ const listKeys = createRoute({
 });
 
 const createKey = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/api-keys",
   tags: ["Bank administration"],
@@ -139,6 +143,7 @@ const createKey = createRoute({
 });
 
 const deleteKey = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "delete",
   path: "/v1/tenants/{tenant}/api-keys/{id}",
   tags: ["Bank administration"],
@@ -148,6 +153,7 @@ const deleteKey = createRoute({
 });
 
 const auditRoute = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/audit",
   tags: ["Bank administration"],
@@ -186,52 +192,52 @@ const auditRoute = createRoute({
 export function registerBankAdmin(app: OpenAPIHono<AppEnv>) {
   app.openapi(listUsers, async (c) => {
     const { db } = c.get("services");
-    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, {
-      roles: CONVERSATION_ROLES,
-    });
+    const access = tenantAccess(c);
     return c.json({ users: await listBankUsers(db, access) }, 200);
   });
 
   app.openapi(createUser, async (c) => {
     const { db } = c.get("services");
     const ctx = requestContext(c);
-    const access = await resolveTenant(db, ctx.actor, c.req.valid("param").tenant, ADMIN);
+    const access = tenantAccess(c);
     return c.json({ user: await createBankUser(db, ctx, access, c.req.valid("json")) }, 201);
   });
 
   app.openapi(patchUser, async (c) => {
-    const { db } = c.get("services");
     const ctx = requestContext(c);
-    const { tenant, id } = c.req.valid("param");
-    const access = await resolveTenant(db, ctx.actor, tenant, ADMIN);
-    return c.json({ user: await updateBankUser(db, ctx, access, id, c.req.valid("json")) }, 200);
+    const { id } = c.req.valid("param");
+    const access = tenantAccess(c);
+    return c.json(
+      { user: await updateBankUser(c.get("services"), ctx, access, id, c.req.valid("json")) },
+      200,
+    );
   });
 
   app.openapi(listKeys, async (c) => {
     const { db } = c.get("services");
-    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, ADMIN);
+    const access = tenantAccess(c);
     return c.json({ apiKeys: await listApiKeys(db, access) }, 200);
   });
 
   app.openapi(createKey, async (c) => {
     const { db } = c.get("services");
     const ctx = requestContext(c);
-    const access = await resolveTenant(db, ctx.actor, c.req.valid("param").tenant, ADMIN);
+    const access = tenantAccess(c);
     return c.json({ apiKey: await createApiKey(db, ctx, access, c.req.valid("json")) }, 201);
   });
 
   app.openapi(deleteKey, async (c) => {
     const { db } = c.get("services");
     const ctx = requestContext(c);
-    const { tenant, id } = c.req.valid("param");
-    const access = await resolveTenant(db, ctx.actor, tenant, ADMIN);
+    const { id } = c.req.valid("param");
+    const access = tenantAccess(c);
     await revokeApiKey(db, ctx, access, id);
     return c.body(null, 204);
   });
 
   app.openapi(auditRoute, async (c) => {
     const { db } = c.get("services");
-    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, ADMIN);
+    const access = tenantAccess(c);
     const { limit, before, action } = c.req.valid("query");
     let query = db
       .withSchema(access.schema)

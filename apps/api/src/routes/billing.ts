@@ -8,10 +8,9 @@ import {
   savePlan,
   stripeClient,
 } from "@kanal/core/billing";
-import { requireProvider, resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
-import { requestContext, requireActor } from "../middleware/auth";
+import { providerOnly, requestContext, tenantAccess, tenantRole } from "../middleware/auth";
 import { jsonBody, jsonResponse, slugSchema, tenantParam } from "../schemas";
 
 const priceId = z.string().regex(/^price_[A-Za-z0-9_]{1,200}$/, "must be a Stripe price id (price_…)");
@@ -94,6 +93,7 @@ const overviewSchema = z
   .openapi("BillingOverview");
 
 const listPlansRoute = createRoute({
+  middleware: [providerOnly] as const,
   method: "get",
   path: "/v1/billing/plans",
   tags: ["Billing"],
@@ -102,6 +102,7 @@ const listPlansRoute = createRoute({
 });
 
 const savePlanRoute = createRoute({
+  middleware: [providerOnly] as const,
   method: "put",
   path: "/v1/billing/plans/{code}",
   tags: ["Billing"],
@@ -125,6 +126,7 @@ const savePlanRoute = createRoute({
 });
 
 const overviewRoute = createRoute({
+  middleware: [tenantRole({ roles: BANK_ADMIN_ROLES, provider: true })] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/billing",
   tags: ["Billing"],
@@ -142,6 +144,7 @@ const overviewRoute = createRoute({
 });
 
 const assignPlanRoute = createRoute({
+  middleware: [providerOnly, tenantRole({ provider: true })] as const,
   method: "put",
   path: "/v1/tenants/{tenant}/billing/plan",
   tags: ["Billing"],
@@ -157,6 +160,7 @@ const assignPlanRoute = createRoute({
 });
 
 const setupRoute = createRoute({
+  middleware: [providerOnly, tenantRole({ provider: true })] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/billing/setup",
   tags: ["Billing"],
@@ -185,20 +189,14 @@ export function registerBilling(app: OpenAPIHono<AppEnv>) {
 
   app.openapi(overviewRoute, async (c) => {
     const services = c.get("services");
-    const access = await resolveTenant(services.db, requireActor(c), c.req.valid("param").tenant, {
-      roles: BANK_ADMIN_ROLES,
-      provider: true,
-    });
+    const access = tenantAccess(c);
     return c.json(await billingOverview(services, access, { month: c.req.valid("query").month }), 200);
   });
 
   app.openapi(assignPlanRoute, async (c) => {
     const services = c.get("services");
     const ctx = requestContext(c);
-    requireProvider(ctx.actor);
-    const access = await resolveTenant(services.db, ctx.actor, c.req.valid("param").tenant, {
-      provider: true,
-    });
+    const access = tenantAccess(c);
     const { plan } = c.req.valid("json");
     await assignPlan(services.db, ctx, access, plan);
     const setup = stripeClient(services.config)
@@ -209,11 +207,7 @@ export function registerBilling(app: OpenAPIHono<AppEnv>) {
 
   app.openapi(setupRoute, async (c) => {
     const services = c.get("services");
-    const ctx = requestContext(c);
-    requireProvider(ctx.actor);
-    const access = await resolveTenant(services.db, ctx.actor, c.req.valid("param").tenant, {
-      provider: true,
-    });
+    const access = tenantAccess(c);
     const setup = stripeClient(services.config)
       ? await enqueueBillingSetup(services.queues, access.tenant.id)
       : "off";

@@ -1,3 +1,4 @@
+import { CONVERSATION_ROLES } from "@kanal/contracts/roles";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import {
   closeConversation,
@@ -10,9 +11,11 @@ import {
 import { reopenConversation } from "@kanal/core/routing";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
-import { requestContext, requireUser } from "../middleware/auth";
+import { personOnly, requestContext, requireUser, tenantRole } from "../middleware/auth";
 import { jsonBody, jsonResponse, tenantParam } from "../schemas";
 
+/** The core verbs check the person's rights on the conversation; this refuses a stranger to the bank first. */
+const CONVERSATION_STAFF = tenantRole({ roles: CONVERSATION_ROLES });
 const conversationParams = tenantParam.extend({
   id: z
     .string()
@@ -50,6 +53,7 @@ const inboxItem = z
   .openapi("InboxConversation");
 
 const inboxRoute = createRoute({
+  middleware: [personOnly] as const,
   method: "get",
   path: "/v1/inbox",
   tags: ["Conversations"],
@@ -76,6 +80,7 @@ const inboxRoute = createRoute({
 });
 
 const handoverRoute = createRoute({
+  middleware: [CONVERSATION_STAFF] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/conversations/{id}/handover",
   tags: ["Conversations"],
@@ -97,6 +102,7 @@ const handoverRoute = createRoute({
 });
 
 const closeRoute = createRoute({
+  middleware: [CONVERSATION_STAFF] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/conversations/{id}/close",
   tags: ["Conversations"],
@@ -109,6 +115,7 @@ const closeRoute = createRoute({
 });
 
 const takeRoute = createRoute({
+  middleware: [CONVERSATION_STAFF] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/conversations/{id}/take",
   tags: ["Conversations"],
@@ -121,6 +128,7 @@ const takeRoute = createRoute({
 });
 
 const reopenRoute = createRoute({
+  middleware: [CONVERSATION_STAFF] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/conversations/{id}/reopen",
   tags: ["Conversations"],
@@ -134,6 +142,7 @@ const reopenRoute = createRoute({
 });
 
 const callbackRoute = createRoute({
+  middleware: [CONVERSATION_STAFF] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/conversations/{id}/callback",
   tags: ["Conversations"],
@@ -167,6 +176,7 @@ const callbackRoute = createRoute({
 });
 
 const customerRoute = createRoute({
+  middleware: [CONVERSATION_STAFF] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/conversations/{id}/customer",
   tags: ["Conversations"],

@@ -1,14 +1,16 @@
 import { CONVERSATION_ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
+import { create as contentDisposition } from "content-disposition";
 import { sendMessage } from "@kanal/core/channel";
 import { conversationDetail, listConversations, messageMedia } from "@kanal/core/conversations";
-import { resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
-import { requestContext, requireActor } from "../middleware/auth";
+import { requestContext, tenantAccess, tenantRole } from "../middleware/auth";
 import { jsonBody, jsonResponse, tenantParam } from "../schemas";
 
 const READERS = { roles: CONVERSATION_ROLES };
+/** For a customer's file: a separate, script-less origin that may load nothing, should it be displayed. */
+const MEDIA_CSP = "sandbox; default-src 'none'; frame-ancestors 'none'";
 const idParam = (name: string) =>
   z
     .string()
@@ -59,6 +61,7 @@ const messageSchema = z
   .openapi("Message");
 
 const listRoute = createRoute({
+  middleware: [tenantRole(READERS)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/conversations",
   tags: ["Conversations"],
@@ -74,6 +77,7 @@ const listRoute = createRoute({
 });
 
 const detailRoute = createRoute({
+  middleware: [tenantRole(READERS)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/conversations/{id}",
   tags: ["Conversations"],
@@ -136,6 +140,7 @@ const sendBody = z.union([
 ]);
 
 const sendRoute = createRoute({
+  middleware: [tenantRole(READERS)] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/conversations/{id}/messages",
   tags: ["Conversations"],
@@ -159,33 +164,39 @@ const sendRoute = createRoute({
   },
 });
 
+/** The name shown in the download dialog: the viewer's masked name, without control characters. */
+function downloadName(filename: string | null): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+  return filename?.replace(/[\u0000-\u001f\u007f]/g, "").trim() || "media";
+}
+
 export function registerConversations(app: OpenAPIHono<AppEnv>) {
   app.openapi(listRoute, async (c) => {
     const { db } = c.get("services");
-    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, READERS);
+    const access = tenantAccess(c);
     return c.json({ conversations: await listConversations(db, access, c.req.valid("query").status) }, 200);
   });
 
   app.openapi(detailRoute, async (c) => {
     const services = c.get("services");
     const ctx = requestContext(c);
-    const { tenant, id } = c.req.valid("param");
-    const access = await resolveTenant(services.db, ctx.actor, tenant, READERS);
+    const { id } = c.req.valid("param");
+    const access = tenantAccess(c);
     return c.json(await conversationDetail(services, ctx, access, id), 200);
   });
 
   app.openapi(sendRoute, async (c) => {
     const services = c.get("services");
     const ctx = requestContext(c);
-    const { tenant, id } = c.req.valid("param");
-    const access = await resolveTenant(services.db, ctx.actor, tenant, READERS);
+    const { id } = c.req.valid("param");
+    const access = tenantAccess(c);
     return c.json({ message: await sendMessage(services, ctx, access, id, c.req.valid("json")) }, 202);
   });
 
-  app.get("/v1/tenants/:tenant/messages/:id/media", async (c) => {
+  app.get("/v1/tenants/:tenant/messages/:id/media", tenantRole(READERS), async (c) => {
     const services = c.get("services");
     const ctx = requestContext(c);
-    const access = await resolveTenant(services.db, ctx.actor, c.req.param("tenant"), READERS);
+    const access = tenantAccess(c);
     const media = await messageMedia(services, ctx, access, c.req.param("id"));
     if (media.status !== "stored" || !media.content) {
       return c.json(
@@ -199,9 +210,14 @@ export function registerConversations(app: OpenAPIHono<AppEnv>) {
         404,
       );
     }
+    // A customer's file is never rendered on the console's origin: always a download (RFC 6266, with the
+    // UTF-8 name as RFC 5987 filename*), never sniffed into another type, and sandboxed should a browser
+    // display it anyway (no scripts, no same-origin access, nothing loaded).
     c.header("Content-Type", media.mime_type ?? "application/octet-stream");
-    c.header("Content-Disposition", `inline; filename="${(media.filename ?? "media").replaceAll('"', "")}"`);
+    c.header("Content-Disposition", contentDisposition(downloadName(media.filename), { type: "attachment" }));
+    c.header("X-Content-Type-Options", "nosniff");
     c.header("Cache-Control", "private, no-store");
+    c.header("Content-Security-Policy", MEDIA_CSP);
     return c.body(new Uint8Array(media.content), 200);
   });
 }

@@ -1,10 +1,9 @@
 import { BANK_STAFF_ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import { searchCustomers, upsertCustomer } from "@kanal/core/customers";
-import { resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
-import { requestContext, requireActor } from "../middleware/auth";
+import { requestContext, tenantAccess, tenantRole } from "../middleware/auth";
 import { jsonBody, jsonResponse, tenantParam } from "../schemas";
 
 const customerSchema = z
@@ -25,6 +24,7 @@ const customerSchema = z
   .openapi("Customer");
 
 const putCustomer = createRoute({
+  middleware: [tenantRole({ roles: BANK_STAFF_ROLES, scope: "customers:write" })] as const,
   method: "put",
   path: "/v1/tenants/{tenant}/customers/{externalRef}",
   tags: ["Customers"],
@@ -58,6 +58,7 @@ const putCustomer = createRoute({
 });
 
 const searchRoute = createRoute({
+  middleware: [tenantRole({ roles: BANK_STAFF_ROLES, scope: "customers:read" })] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/customers",
   tags: ["Customers"],
@@ -73,21 +74,15 @@ export function registerCustomers(app: OpenAPIHono<AppEnv>) {
   app.openapi(putCustomer, async (c) => {
     const { db } = c.get("services");
     const ctx = requestContext(c);
-    const { tenant, externalRef } = c.req.valid("param");
-    const access = await resolveTenant(db, ctx.actor, tenant, {
-      roles: BANK_STAFF_ROLES,
-      scope: "customers:write",
-    });
+    const { externalRef } = c.req.valid("param");
+    const access = tenantAccess(c);
     const { customer, created } = await upsertCustomer(db, ctx, access, externalRef, c.req.valid("json"));
     return created ? c.json({ customer }, 201) : c.json({ customer }, 200);
   });
 
   app.openapi(searchRoute, async (c) => {
     const { db } = c.get("services");
-    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, {
-      roles: BANK_STAFF_ROLES,
-      scope: "customers:read",
-    });
+    const access = tenantAccess(c);
     return c.json({ customers: await searchCustomers(db, access, c.req.valid("query").q) }, 200);
   });
 }

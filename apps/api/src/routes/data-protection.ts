@@ -7,10 +7,9 @@ import {
   MAX_RETENTION_DAYS,
   setRetention,
 } from "@kanal/core/data-protection";
-import { resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
-import { requestContext, requireActor } from "../middleware/auth";
+import { requestContext, tenantAccess, tenantRole } from "../middleware/auth";
 import { jsonBody, jsonResponse, tenantParam } from "../schemas";
 
 const ADMIN = { roles: BANK_ADMIN_ROLES };
@@ -20,6 +19,7 @@ const retentionOut = z
   .openapi("Retention");
 
 const getRetentionRoute = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/settings/retention",
   tags: ["Data protection"],
@@ -29,6 +29,7 @@ const getRetentionRoute = createRoute({
 });
 
 const putRetentionRoute = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "put",
   path: "/v1/tenants/{tenant}/settings/retention",
   tags: ["Data protection"],
@@ -49,6 +50,7 @@ const customerParam = tenantParam.extend({
 });
 
 const exportRoute = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/customers/{id}/export",
   tags: ["Data protection"],
@@ -61,6 +63,7 @@ const exportRoute = createRoute({
 });
 
 const eraseRoute = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "delete",
   path: "/v1/tenants/{tenant}/customers/{id}",
   tags: ["Data protection"],
@@ -81,22 +84,22 @@ const eraseRoute = createRoute({
 export function registerDataProtection(app: OpenAPIHono<AppEnv>) {
   app.openapi(getRetentionRoute, async (c) => {
     const { db } = c.get("services");
-    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, ADMIN);
+    const access = tenantAccess(c);
     return c.json({ retention: await getRetention(db, access.schema) }, 200);
   });
 
   app.openapi(putRetentionRoute, async (c) => {
     const { db } = c.get("services");
     const ctx = requestContext(c);
-    const access = await resolveTenant(db, ctx.actor, c.req.valid("param").tenant, ADMIN);
+    const access = tenantAccess(c);
     return c.json({ retention: await setRetention(db, ctx, access, c.req.valid("json")) }, 200);
   });
 
   app.openapi(exportRoute, async (c) => {
     const { db } = c.get("services");
     const ctx = requestContext(c);
-    const { tenant, id } = c.req.valid("param");
-    const access = await resolveTenant(db, ctx.actor, tenant, ADMIN);
+    const { id } = c.req.valid("param");
+    const access = tenantAccess(c);
     const exported = await exportCustomer(db, ctx, access, id);
     c.header("Content-Disposition", `attachment; filename="kunde-${exported.customer.id}.json"`);
     c.header("Cache-Control", "no-store");
@@ -106,8 +109,8 @@ export function registerDataProtection(app: OpenAPIHono<AppEnv>) {
   app.openapi(eraseRoute, async (c) => {
     const services = c.get("services");
     const ctx = requestContext(c);
-    const { tenant, id } = c.req.valid("param");
-    const access = await resolveTenant(services.db, ctx.actor, tenant, ADMIN);
+    const { id } = c.req.valid("param");
+    const access = tenantAccess(c);
     return c.json({ erased: await eraseCustomer(services, ctx, access, id) }, 200);
   });
 }

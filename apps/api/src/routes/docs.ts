@@ -27,15 +27,24 @@ export function registerDocs(app: OpenAPIHono<AppEnv>) {
     tags: ["Conversations"],
     summary:
       "Server-Sent Events for the signed-in person: conversation.assigned, conversation.updated, message.created, message.status (Last-Event-ID replays what was missed)",
-    responses: { 200: { description: "text/event-stream" }, 401: { description: "Not signed in" } },
+    description:
+      "Ends (a last `event: end` frame with the reason, then the connection closes) when the session ends: logout, expiry, a password change or the person disabled — in every API process. A person holds at most EVENT_STREAMS_PER_USER streams; opening one more ends the oldest (reason `replaced`).",
+    responses: {
+      200: { description: "text/event-stream" },
+      401: { description: "Not signed in" },
+      403: { description: "An API key (streams are for people)" },
+    },
   });
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/v1/tenants/{tenant}/messages/{id}/media",
     tags: ["Conversations"],
-    summary: "The media a customer sent (image, document, audio, video), as stored by Kanal",
+    summary:
+      "The media a customer sent (image, document, audio, video), as stored by Kanal: always a download (Content-Disposition attachment with an RFC 5987 filename*), nosniff, sandboxed by its CSP",
     responses: {
       200: { description: "The media bytes with their content type" },
+      401: { description: "Not signed in" },
+      403: { description: "No role that reads the bank's conversations" },
       404: { description: "Not found or not fetched yet" },
     },
   });

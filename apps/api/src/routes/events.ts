@@ -2,12 +2,11 @@ import type { ServerResponse } from "node:http";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { streamSSE } from "hono/streaming";
-import { replaySince } from "@kanal/core/realtime";
+import { streamHeartbeat } from "@kanal/core/auth";
+import { registerStream, replaySince, type StreamEndReason, unregisterStream } from "@kanal/core/realtime";
 import { sql } from "@kanal/db";
 import type { AppEnv } from "../env";
 import { requireUser } from "../middleware/auth";
-
-const HEARTBEAT_MS = 20_000;
 
 /** Where one event stream writes: the Node response itself, or Hono's stream (in-process requests). */
 interface EventSink {
@@ -58,22 +57,43 @@ const sseFrame = (event: { id?: string; event: string; data: string }) =>
  * Server-Sent Events for the signed-in person. Replays what was missed since Last-Event-ID, then streams
  * live. While a stream is open its heartbeat keeps `last_seen_at` fresh; presence ends after a grace period
  * once the last stream is gone (the worker's presence sweeper).
+ *
+ * A stream lives no longer than its session: logout, a password change or disabling the person publish a
+ * notice every API process's EventHub acts on, and each heartbeat checks the session in Postgres (expiry,
+ * and any notice Redis lost). A person holds at most EVENT_STREAMS_PER_USER streams; a new one ends the
+ * oldest. An ended stream gets a last `event: end` frame with the reason, then the connection closes.
  */
 export function registerEvents(app: OpenAPIHono<AppEnv>) {
   app.get("/v1/events", (c) => {
     const actor = requireUser(c);
-    const { db, redis } = c.get("services");
+    const { db, redis, config } = c.get("services");
     const hub = c.get("hub");
     const lastEventId = c.req.header("last-event-id") ?? c.req.query("lastEventId");
+    const heartbeatMs = config.EVENT_HEARTBEAT_SECONDS * 1000;
 
     const run = async (sink: EventSink) => {
       let lastSent = lastEventId ?? "";
       const queue: { id: string; type: string; data: Record<string, unknown> }[] = [];
       let wake: (() => void) | null = null;
-      const unsubscribe = hub.subscribe(actor.userId, (event) => {
-        queue.push(event);
-        wake?.();
-      });
+      let ended: StreamEndReason | null = null;
+      const streamId = crypto.randomUUID();
+      const unsubscribe = hub.subscribe(
+        actor.userId,
+        (event) => {
+          queue.push(event);
+          wake?.();
+        },
+        {
+          session: actor.sessionId ?? undefined,
+          streamId,
+          onEnd: (reason) => {
+            ended = reason;
+            wake?.();
+          },
+        },
+      );
+      const alive = async () =>
+        actor.sessionId ? streamHeartbeat(db, actor.sessionId, actor.userId) : false;
       const touch = () =>
         db
           .withSchema("control")
@@ -87,6 +107,10 @@ export function registerEvents(app: OpenAPIHono<AppEnv>) {
       });
       try {
         await touch();
+        await registerStream(redis, config.QUEUE_PREFIX, actor.userId, streamId, {
+          limit: config.EVENT_STREAMS_PER_USER,
+          ttlSeconds: config.SESSION_TTL_HOURS * 3600,
+        }).catch(() => undefined); // without Redis no events flow either; the limit waits for it
         await sink.write(sseFrame({ event: "ready", data: JSON.stringify({ userId: actor.userId }) }));
         if (lastEventId) {
           for (const event of await replaySince(
@@ -100,7 +124,7 @@ export function registerEvents(app: OpenAPIHono<AppEnv>) {
           }
         }
         let lastBeat = Date.now();
-        while (!sink.aborted) {
+        while (!sink.aborted && !ended) {
           const event = queue.shift();
           if (event) {
             // Replay and live may overlap right after connecting; stream ids are ordered, so skip repeats.
@@ -109,7 +133,7 @@ export function registerEvents(app: OpenAPIHono<AppEnv>) {
             lastSent = event.id;
             continue;
           }
-          const waitMs = Math.max(0, HEARTBEAT_MS - (Date.now() - lastBeat));
+          const waitMs = Math.max(0, heartbeatMs - (Date.now() - lastBeat));
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, waitMs);
             wake = () => {
@@ -118,14 +142,18 @@ export function registerEvents(app: OpenAPIHono<AppEnv>) {
             };
           });
           wake = null;
-          if (Date.now() - lastBeat >= HEARTBEAT_MS && !sink.aborted) {
-            await sink.write(": heartbeat\n\n");
-            await touch().catch(() => undefined);
+          if (Date.now() - lastBeat >= heartbeatMs && !sink.aborted && !ended) {
+            // A database that does not answer keeps the stream (as before); a session that is gone ends it.
+            if ((await alive().catch(() => true)) === false) ended = "expired";
+            else await sink.write(": heartbeat\n\n");
             lastBeat = Date.now();
           }
         }
+        if (ended && !sink.aborted)
+          await sink.write(sseFrame({ event: "end", data: JSON.stringify({ reason: ended }) }));
       } finally {
         unsubscribe();
+        await unregisterStream(redis, config.QUEUE_PREFIX, actor.userId, streamId).catch(() => undefined);
       }
     };
 

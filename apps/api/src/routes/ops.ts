@@ -1,8 +1,11 @@
-import { sql } from "@kanal/db";
+import { sql, type Db } from "@kanal/db";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import proxyAddr from "proxy-addr";
+import { AppError, constantTimeEqual } from "@kanal/core/kernel";
 import type { AppEnv } from "../env";
+import { clientIp } from "../middleware/auth";
 
 export const metricsRegistry = new Registry();
 collectDefaultMetrics({ register: metricsRegistry });
@@ -50,6 +53,60 @@ const webhookBacklog = new Gauge({
   registers: [metricsRegistry],
 });
 
+/**
+ * The gauges read from Postgres are refreshed at most this often, whatever the scrape rate and however
+ * many scrapers: a scrape is served from memory, and one refresh at a time runs (the partial indexes make
+ * it cheap, and the counts are true across all API and worker processes).
+ */
+const DB_GAUGES_MAX_AGE_MS = 5_000;
+let dbGauges: { at: number; refresh: Promise<void> } | null = null;
+
+async function readDbGauges(db: Db): Promise<void> {
+  const counts = await db
+    .withSchema("control")
+    .selectFrom("webhook_events")
+    .select(["status", (eb) => eb.fn.countAll<string>().as("n")])
+    .where("status", "in", ["pending", "dead", "unknown_number"])
+    .groupBy("status")
+    .execute();
+  for (const status of ["pending", "dead", "unknown_number"]) {
+    webhookBacklog.set({ status }, Number(counts.find((r) => r.status === status)?.n ?? 0));
+  }
+}
+
+function refreshDbGauges(db: Db): Promise<void> {
+  const now = Date.now();
+  if (!dbGauges || now - dbGauges.at >= DB_GAUGES_MAX_AGE_MS) {
+    // A failed read keeps the last values; the next scrape after the interval tries again.
+    dbGauges = { at: now, refresh: readDbGauges(db).catch(() => undefined) };
+  }
+  return dbGauges.refresh;
+}
+
+const isLoopback = proxyAddr.compile("loopback");
+
+/**
+ * /metrics tells queue depths, routes and process internals: with METRICS_TOKEN set it wants that bearer
+ * token from everybody; without, it answers loopback clients only (the client address as TRUSTED_PROXIES
+ * resolves it, so a local reverse proxy does not make every client local).
+ */
+function guardMetrics(c: Context<AppEnv>): void {
+  const token = c.get("services").config.METRICS_TOKEN;
+  if (token) {
+    const authorization = c.req.header("authorization") ?? "";
+    const presented = authorization.startsWith("Bearer ") ? authorization.slice(7).trim() : "";
+    if (!constantTimeEqual(presented, token))
+      throw new AppError("unauthenticated", "/metrics needs the bearer token (METRICS_TOKEN)");
+    return;
+  }
+  const ip = clientIp(c);
+  if (ip !== "local" && !isLoopback(ip, 0))
+    throw new AppError(
+      "forbidden",
+      "/metrics answers loopback clients only; set METRICS_TOKEN to scrape it from elsewhere",
+    );
+}
+
 export function registerOps(app: OpenAPIHono<AppEnv>) {
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
@@ -68,19 +125,8 @@ export function registerOps(app: OpenAPIHono<AppEnv>) {
     return c.json(body, postgres && redisOk ? 200 : 503);
   });
   app.get("/metrics", async (c) => {
-    // Read at scrape time from partial indexes: cheap, and true across all API and worker processes.
-    const counts = await c
-      .get("services")
-      .db.withSchema("control")
-      .selectFrom("webhook_events")
-      .select(["status", (eb) => eb.fn.countAll<string>().as("n")])
-      .where("status", "in", ["pending", "dead", "unknown_number"])
-      .groupBy("status")
-      .execute()
-      .catch(() => []);
-    for (const status of ["pending", "dead", "unknown_number"]) {
-      webhookBacklog.set({ status }, Number(counts.find((r) => r.status === status)?.n ?? 0));
-    }
+    guardMetrics(c);
+    await refreshDbGauges(c.get("services").db);
     c.header("Content-Type", metricsRegistry.contentType);
     return c.body(await metricsRegistry.metrics());
   });

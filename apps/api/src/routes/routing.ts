@@ -9,10 +9,9 @@ import {
   loadRoutingConfig,
   putRoutingSettings,
 } from "@kanal/core/routing";
-import { resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
-import { requestContext, requireActor, requireUser } from "../middleware/auth";
+import { requestContext, requireUser, tenantAccess, tenantRole } from "../middleware/auth";
 import { jsonBody, jsonResponse, tenantParam } from "../schemas";
 
 const ADMIN = { roles: BANK_ADMIN_ROLES };
@@ -78,6 +77,7 @@ const routingView = z
   .openapi("RoutingSettings");
 
 const getRouting = createRoute({
+  middleware: [tenantRole(STAFF)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/routing",
   tags: ["Routing"],
@@ -87,6 +87,7 @@ const getRouting = createRoute({
 });
 
 const putRouting = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "put",
   path: "/v1/tenants/{tenant}/routing",
   tags: ["Routing"],
@@ -98,6 +99,7 @@ const putRouting = createRoute({
 });
 
 const holidaysRoute = createRoute({
+  middleware: [tenantRole(STAFF)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/routing/holidays",
   tags: ["Routing"],
@@ -141,6 +143,7 @@ const idParam = (name: string) =>
     .openapi({ param: { name, in: "path" } });
 
 const listAbsencesRoute = createRoute({
+  middleware: [tenantRole(BANK_STAFF)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/absences",
   tags: ["Routing"],
@@ -162,6 +165,7 @@ const listAbsencesRoute = createRoute({
 });
 
 const createAbsenceRoute = createRoute({
+  middleware: [tenantRole(BANK_STAFF)] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/users/{id}/absences",
   tags: ["Routing"],
@@ -180,6 +184,7 @@ const createAbsenceRoute = createRoute({
 });
 
 const deleteAbsenceRoute = createRoute({
+  middleware: [tenantRole(BANK_STAFF)] as const,
   method: "delete",
   path: "/v1/tenants/{tenant}/absences/{id}",
   tags: ["Routing"],
@@ -191,20 +196,20 @@ const deleteAbsenceRoute = createRoute({
 export function registerRouting(app: OpenAPIHono<AppEnv>) {
   app.openapi(getRouting, async (c) => {
     const services = c.get("services");
-    const access = await resolveTenant(services.db, requireActor(c), c.req.valid("param").tenant, STAFF);
+    const access = tenantAccess(c);
     return c.json(await getRoutingSettings(services, access), 200);
   });
 
   app.openapi(putRouting, async (c) => {
     const services = c.get("services");
     const ctx = requestContext(c);
-    const access = await resolveTenant(services.db, ctx.actor, c.req.valid("param").tenant, ADMIN);
+    const access = tenantAccess(c);
     return c.json(await putRoutingSettings(services, ctx, access, c.req.valid("json")), 200);
   });
 
   app.openapi(holidaysRoute, async (c) => {
     const services = c.get("services");
-    const access = await resolveTenant(services.db, requireActor(c), c.req.valid("param").tenant, STAFF);
+    const access = tenantAccess(c);
     const config = await loadRoutingConfig(services.db, access.schema);
     const year = c.req.valid("query").year ?? new Date().getUTCFullYear();
     return c.json(holidaysPreview(access, config, year), 200);
@@ -212,7 +217,7 @@ export function registerRouting(app: OpenAPIHono<AppEnv>) {
 
   app.openapi(listAbsencesRoute, async (c) => {
     const services = c.get("services");
-    const access = await resolveTenant(services.db, requireActor(c), c.req.valid("param").tenant, BANK_STAFF);
+    const access = tenantAccess(c);
     const { userId, includePast } = c.req.valid("query");
     return c.json({ absences: await listAbsences(services, access, { userId, includePast }) }, 200);
   });
@@ -221,8 +226,8 @@ export function registerRouting(app: OpenAPIHono<AppEnv>) {
     const services = c.get("services");
     const ctx = requestContext(c);
     const user = requireUser(c);
-    const { tenant, id } = c.req.valid("param");
-    const access = await resolveTenant(services.db, ctx.actor, tenant, BANK_STAFF);
+    const { id } = c.req.valid("param");
+    const access = tenantAccess(c);
     const absence = await createAbsence(services, ctx, access, user.userId, id, c.req.valid("json"));
     return c.json({ absence }, 201);
   });
@@ -231,8 +236,8 @@ export function registerRouting(app: OpenAPIHono<AppEnv>) {
     const services = c.get("services");
     const ctx = requestContext(c);
     const user = requireUser(c);
-    const { tenant, id } = c.req.valid("param");
-    const access = await resolveTenant(services.db, ctx.actor, tenant, BANK_STAFF);
+    const { id } = c.req.valid("param");
+    const access = tenantAccess(c);
     await deleteAbsence(services, ctx, access, user.userId, id);
     return c.body(null, 204);
   });

@@ -10,10 +10,9 @@ import {
   ruleBookVersion,
   topicCounts,
 } from "@kanal/core/rules";
-import { resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
-import { requestContext, requireActor } from "../middleware/auth";
+import { requestContext, requireActor, tenantAccess, tenantRole } from "../middleware/auth";
 import { jsonBody, jsonResponse, tenantParam } from "../schemas";
 
 const ADMIN = { roles: BANK_ADMIN_ROLES };
@@ -44,6 +43,7 @@ const ruleBookOut = z
   .openapi("RuleBook");
 
 const getRules = createRoute({
+  middleware: [tenantRole(READERS)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/rules",
   tags: ["Rules"],
@@ -53,6 +53,7 @@ const getRules = createRoute({
 });
 
 const replaceRules = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "put",
   path: "/v1/tenants/{tenant}/rules",
   tags: ["Rules"],
@@ -65,6 +66,7 @@ const replaceRules = createRoute({
 });
 
 const createRule = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/rules",
   tags: ["Rules"],
@@ -77,6 +79,7 @@ const createRule = createRoute({
 });
 
 const listVersions = createRoute({
+  middleware: [tenantRole(READERS)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/rules/versions",
   tags: ["Rules"],
@@ -101,6 +104,7 @@ const listVersions = createRoute({
 });
 
 const getVersion = createRoute({
+  middleware: [tenantRole(READERS)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/rules/versions/{version}",
   tags: ["Rules"],
@@ -118,6 +122,7 @@ const getVersion = createRoute({
 });
 
 const checkText = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/rules/check",
   tags: ["Rules"],
@@ -139,6 +144,7 @@ const checkText = createRoute({
 });
 
 const getRule = createRoute({
+  middleware: [tenantRole(READERS)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/rules/{id}",
   tags: ["Rules"],
@@ -151,6 +157,7 @@ const getRule = createRoute({
 });
 
 const patchRule = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "patch",
   path: "/v1/tenants/{tenant}/rules/{id}",
   tags: ["Rules"],
@@ -163,6 +170,7 @@ const patchRule = createRoute({
 });
 
 const deleteRule = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "delete",
   path: "/v1/tenants/{tenant}/rules/{id}",
   tags: ["Rules"],
@@ -172,6 +180,7 @@ const deleteRule = createRoute({
 });
 
 const guidance = createRoute({
+  middleware: [tenantRole(READERS)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/conversations/{id}/guidance",
   tags: ["Rules"],
@@ -190,6 +199,7 @@ const DAY_MS = 86_400_000;
 const MAX_PERIOD_DAYS = 400;
 
 const topicStats = createRoute({
+  middleware: [tenantRole(BANK_STAFF)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/stats/topics",
   tags: ["Rules"],
@@ -225,14 +235,14 @@ const topicStats = createRoute({
 export function registerRules(app: OpenAPIHono<AppEnv>) {
   app.openapi(getRules, async (c) => {
     const { db } = c.get("services");
-    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, READERS);
+    const access = tenantAccess(c);
     return c.json(await currentRuleBook(db, access), 200);
   });
 
   app.openapi(replaceRules, async (c) => {
     const { db } = c.get("services");
     const ctx = requestContext(c);
-    const access = await resolveTenant(db, ctx.actor, c.req.valid("param").tenant, ADMIN);
+    const access = tenantAccess(c);
     const { book } = await changeRuleBook(db, ctx, access, {
       kind: "replaced",
       rules: c.req.valid("json").rules,
@@ -243,7 +253,7 @@ export function registerRules(app: OpenAPIHono<AppEnv>) {
   app.openapi(createRule, async (c) => {
     const { db } = c.get("services");
     const ctx = requestContext(c);
-    const access = await resolveTenant(db, ctx.actor, c.req.valid("param").tenant, ADMIN);
+    const access = tenantAccess(c);
     const { version, rule } = await changeRuleBook(db, ctx, access, {
       kind: "created",
       rule: c.req.valid("json"),
@@ -253,27 +263,27 @@ export function registerRules(app: OpenAPIHono<AppEnv>) {
 
   app.openapi(listVersions, async (c) => {
     const { db } = c.get("services");
-    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, READERS);
+    const access = tenantAccess(c);
     return c.json({ versions: await listRuleBookVersions(db, access) }, 200);
   });
 
   app.openapi(getVersion, async (c) => {
     const { db } = c.get("services");
-    const { tenant, version } = c.req.valid("param");
-    const access = await resolveTenant(db, requireActor(c), tenant, READERS);
+    const { version } = c.req.valid("param");
+    const access = tenantAccess(c);
     return c.json(await ruleBookVersion(db, access, version), 200);
   });
 
   app.openapi(checkText, async (c) => {
     const { db } = c.get("services");
-    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, ADMIN);
+    const access = tenantAccess(c);
     return c.json(await checkRuleText(db, access, c.req.valid("json")), 200);
   });
 
   app.openapi(getRule, async (c) => {
     const { db } = c.get("services");
-    const { tenant, id } = c.req.valid("param");
-    const access = await resolveTenant(db, requireActor(c), tenant, READERS);
+    const { id } = c.req.valid("param");
+    const access = tenantAccess(c);
     const book = await currentRuleBook(db, access);
     const rule = book.rules.find((r) => r.id === id);
     if (!rule) throw notFound("Rule");
@@ -283,8 +293,8 @@ export function registerRules(app: OpenAPIHono<AppEnv>) {
   app.openapi(patchRule, async (c) => {
     const { db } = c.get("services");
     const ctx = requestContext(c);
-    const { tenant, id } = c.req.valid("param");
-    const access = await resolveTenant(db, ctx.actor, tenant, ADMIN);
+    const { id } = c.req.valid("param");
+    const access = tenantAccess(c);
     const { version, rule } = await changeRuleBook(db, ctx, access, {
       kind: "updated",
       ruleId: id,
@@ -296,8 +306,8 @@ export function registerRules(app: OpenAPIHono<AppEnv>) {
   app.openapi(deleteRule, async (c) => {
     const { db } = c.get("services");
     const ctx = requestContext(c);
-    const { tenant, id } = c.req.valid("param");
-    const access = await resolveTenant(db, ctx.actor, tenant, ADMIN);
+    const { id } = c.req.valid("param");
+    const access = tenantAccess(c);
     const { version } = await changeRuleBook(db, ctx, access, { kind: "deleted", ruleId: id });
     return c.json({ version }, 200);
   });
@@ -305,15 +315,15 @@ export function registerRules(app: OpenAPIHono<AppEnv>) {
   app.openapi(guidance, async (c) => {
     const { db } = c.get("services");
     const actor = requireActor(c);
-    const { tenant, id } = c.req.valid("param");
-    const access = await resolveTenant(db, actor, tenant, READERS);
+    const { id } = c.req.valid("param");
+    const access = tenantAccess(c);
     const viewer = actor.kind === "user" ? actor.userId : null;
     return c.json({ guidance: { ...(await conversationGuidance(db, access, id, viewer)) } }, 200);
   });
 
   app.openapi(topicStats, async (c) => {
     const { db } = c.get("services");
-    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, BANK_STAFF);
+    const access = tenantAccess(c);
     const query = c.req.valid("query");
     const to = query.to ? new Date(query.to) : new Date();
     const from = query.from ? new Date(query.from) : new Date(to.getTime() - 30 * DAY_MS);

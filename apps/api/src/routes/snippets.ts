@@ -1,10 +1,9 @@
 import { BANK_ADMIN_ROLES, CONVERSATION_ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import { createSnippet, deleteSnippet, getSnippet, listSnippets, updateSnippet } from "@kanal/core/rules";
-import { resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
-import { requestContext, requireActor } from "../middleware/auth";
+import { requestContext, tenantAccess, tenantRole } from "../middleware/auth";
 import { jsonBody, jsonResponse, tenantParam } from "../schemas";
 
 const ADMIN = { roles: BANK_ADMIN_ROLES };
@@ -42,6 +41,7 @@ const snippetFields = {
 };
 
 const list = createRoute({
+  middleware: [tenantRole(READERS)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/snippets",
   tags: ["Snippets"],
@@ -54,6 +54,7 @@ const list = createRoute({
 });
 
 const getOne = createRoute({
+  middleware: [tenantRole(READERS)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/snippets/{id}",
   tags: ["Snippets"],
@@ -63,6 +64,7 @@ const getOne = createRoute({
 });
 
 const create = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/snippets",
   tags: ["Snippets"],
@@ -72,6 +74,7 @@ const create = createRoute({
 });
 
 const patch = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "patch",
   path: "/v1/tenants/{tenant}/snippets/{id}",
   tags: ["Snippets"],
@@ -81,6 +84,7 @@ const patch = createRoute({
 });
 
 const remove = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "delete",
   path: "/v1/tenants/{tenant}/snippets/{id}",
   tags: ["Snippets"],
@@ -92,37 +96,37 @@ const remove = createRoute({
 export function registerSnippets(app: OpenAPIHono<AppEnv>) {
   app.openapi(list, async (c) => {
     const { db } = c.get("services");
-    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, READERS);
+    const access = tenantAccess(c);
     return c.json({ snippets: await listSnippets(db, access) }, 200);
   });
 
   app.openapi(getOne, async (c) => {
     const { db } = c.get("services");
-    const { tenant, id } = c.req.valid("param");
-    const access = await resolveTenant(db, requireActor(c), tenant, READERS);
+    const { id } = c.req.valid("param");
+    const access = tenantAccess(c);
     return c.json({ snippet: await getSnippet(db, access, id) }, 200);
   });
 
   app.openapi(create, async (c) => {
     const { db } = c.get("services");
     const ctx = requestContext(c);
-    const access = await resolveTenant(db, ctx.actor, c.req.valid("param").tenant, ADMIN);
+    const access = tenantAccess(c);
     return c.json({ snippet: await createSnippet(db, ctx, access, c.req.valid("json")) }, 201);
   });
 
   app.openapi(patch, async (c) => {
     const { db } = c.get("services");
     const ctx = requestContext(c);
-    const { tenant, id } = c.req.valid("param");
-    const access = await resolveTenant(db, ctx.actor, tenant, ADMIN);
+    const { id } = c.req.valid("param");
+    const access = tenantAccess(c);
     return c.json({ snippet: await updateSnippet(db, ctx, access, id, c.req.valid("json")) }, 200);
   });
 
   app.openapi(remove, async (c) => {
     const { db } = c.get("services");
     const ctx = requestContext(c);
-    const { tenant, id } = c.req.valid("param");
-    const access = await resolveTenant(db, ctx.actor, tenant, ADMIN);
+    const { id } = c.req.valid("param");
+    const access = tenantAccess(c);
     await deleteSnippet(db, ctx, access, id);
     return c.body(null, 204);
   });

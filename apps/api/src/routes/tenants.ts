@@ -2,10 +2,10 @@ import { BANK_ADMIN_ROLES, CONVERSATION_ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import { contractKsc, endKscContract } from "@kanal/core/conversations";
 import { addKscAgent, createKscOrg, kscContractHistory, listKscOrgs } from "@kanal/core/people";
-import { onboardTenant, requireProvider, resolveTenant } from "@kanal/core/tenants";
+import { onboardTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
-import { requestContext, requireActor } from "../middleware/auth";
+import { providerOnly, requestContext, requireActor, tenantAccess, tenantRole } from "../middleware/auth";
 import {
   jsonBody,
   jsonResponse,
@@ -65,6 +65,7 @@ const createTenantBody = z
   .openapi("CreateTenant");
 
 const createTenantRoute = createRoute({
+  middleware: [providerOnly] as const,
   method: "post",
   path: "/v1/tenants",
   tags: ["Provider"],
@@ -88,6 +89,7 @@ const listTenantsRoute = createRoute({
 });
 
 const getTenantRoute = createRoute({
+  middleware: [tenantRole({ roles: CONVERSATION_ROLES, provider: true })] as const,
   method: "get",
   path: "/v1/tenants/{tenant}",
   tags: ["Provider"],
@@ -97,6 +99,7 @@ const getTenantRoute = createRoute({
 });
 
 const contractRoute = createRoute({
+  middleware: [providerOnly] as const,
   method: "put",
   path: "/v1/tenants/{tenant}/ksc",
   tags: ["Provider"],
@@ -111,6 +114,7 @@ const contractRoute = createRoute({
 });
 
 const endContractRoute = createRoute({
+  middleware: [providerOnly] as const,
   method: "delete",
   path: "/v1/tenants/{tenant}/ksc",
   tags: ["Provider"],
@@ -152,6 +156,7 @@ const kscContractsSchema = z
   .openapi("KscContracts");
 
 const contractHistoryRoute = createRoute({
+  middleware: [tenantRole({ roles: BANK_ADMIN_ROLES, provider: true })] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/ksc",
   tags: ["Provider"],
@@ -171,6 +176,7 @@ const kscOrgSchema = z
   .openapi("KscOrg");
 
 const createKscRoute = createRoute({
+  middleware: [providerOnly] as const,
   method: "post",
   path: "/v1/ksc-orgs",
   tags: ["Provider"],
@@ -186,6 +192,7 @@ const createKscRoute = createRoute({
 });
 
 const listKscRoute = createRoute({
+  middleware: [providerOnly] as const,
   method: "get",
   path: "/v1/ksc-orgs",
   tags: ["Provider"],
@@ -197,6 +204,7 @@ const listKscRoute = createRoute({
 });
 
 const addAgentRoute = createRoute({
+  middleware: [providerOnly] as const,
   method: "post",
   path: "/v1/ksc-orgs/{org}/agents",
   tags: ["Provider"],
@@ -280,12 +288,8 @@ export function registerTenants(
   });
 
   app.openapi(getTenantRoute, async (c) => {
-    const { tenant } = c.req.valid("param");
     const { db } = c.get("services");
-    const access = await resolveTenant(db, requireActor(c), tenant, {
-      roles: CONVERSATION_ROLES,
-      provider: true,
-    });
+    const access = tenantAccess(c);
     const contract = await db
       .withSchema("control")
       .selectFrom("ksc_contracts as c")
@@ -308,12 +312,8 @@ export function registerTenants(
   });
 
   app.openapi(contractHistoryRoute, async (c) => {
-    const { tenant } = c.req.valid("param");
     const { db } = c.get("services");
-    const access = await resolveTenant(db, requireActor(c), tenant, {
-      roles: BANK_ADMIN_ROLES,
-      provider: true,
-    });
+    const access = tenantAccess(c);
     return c.json(await kscContractHistory(db, access), 200);
   });
 
@@ -324,7 +324,6 @@ export function registerTenants(
 
   app.openapi(listKscRoute, async (c) => {
     const ctx = requestContext(c);
-    requireProvider(ctx.actor);
     return c.json({ kscOrgs: await listKscOrgs(c.get("services").db, ctx) }, 200);
   });
 

@@ -1,10 +1,9 @@
 import { BANK_ADMIN_ROLES } from "@kanal/contracts/roles";
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import { getBusinessProfile, numberStatus, updateBusinessProfile, updateNumber } from "@kanal/core/channel";
-import { requireProvider, resolveTenant } from "@kanal/core/tenants";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
-import { requestContext, requireActor } from "../middleware/auth";
+import { providerOnly, requestContext, tenantAccess, tenantRole } from "../middleware/auth";
 import { jsonBody, jsonResponse, tenantParam } from "../schemas";
 
 const profileSchema = z
@@ -31,6 +30,7 @@ const numberSchema = z
   .openapi("WhatsappNumber");
 
 const getProfile = createRoute({
+  middleware: [tenantRole({ roles: BANK_ADMIN_ROLES })] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/whatsapp/profile",
   tags: ["WhatsApp"],
@@ -40,6 +40,7 @@ const getProfile = createRoute({
 });
 
 const putProfile = createRoute({
+  middleware: [tenantRole({ roles: BANK_ADMIN_ROLES })] as const,
   method: "put",
   path: "/v1/tenants/{tenant}/whatsapp/profile",
   tags: ["WhatsApp"],
@@ -60,6 +61,7 @@ const putProfile = createRoute({
 });
 
 const getNumber = createRoute({
+  middleware: [tenantRole({ roles: BANK_ADMIN_ROLES, provider: true })] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/whatsapp",
   tags: ["WhatsApp"],
@@ -69,6 +71,7 @@ const getNumber = createRoute({
 });
 
 const putNumber = createRoute({
+  middleware: [providerOnly, tenantRole({ provider: true })] as const,
   method: "put",
   path: "/v1/tenants/{tenant}/whatsapp",
   tags: ["WhatsApp"],
@@ -88,17 +91,13 @@ const putNumber = createRoute({
 export function registerWhatsappAdmin(app: OpenAPIHono<AppEnv>) {
   app.openapi(getProfile, async (c) => {
     const services = c.get("services");
-    const access = await resolveTenant(services.db, requireActor(c), c.req.valid("param").tenant, {
-      roles: BANK_ADMIN_ROLES,
-    });
+    const access = tenantAccess(c);
     return c.json({ profile: profileSchema.parse(await getBusinessProfile(services, access)) }, 200);
   });
   app.openapi(putProfile, async (c) => {
     const services = c.get("services");
     const ctx = requestContext(c);
-    const access = await resolveTenant(services.db, ctx.actor, c.req.valid("param").tenant, {
-      roles: BANK_ADMIN_ROLES,
-    });
+    const access = tenantAccess(c);
     return c.json(
       {
         profile: profileSchema.parse(await updateBusinessProfile(services, ctx, access, c.req.valid("json"))),
@@ -108,17 +107,13 @@ export function registerWhatsappAdmin(app: OpenAPIHono<AppEnv>) {
   });
   app.openapi(getNumber, async (c) => {
     const { db } = c.get("services");
-    const access = await resolveTenant(db, requireActor(c), c.req.valid("param").tenant, {
-      roles: BANK_ADMIN_ROLES,
-      provider: true,
-    });
+    const access = tenantAccess(c);
     return c.json({ whatsapp: await numberStatus(db, access.tenant.id) }, 200);
   });
   app.openapi(putNumber, async (c) => {
     const { db, config } = c.get("services");
     const ctx = requestContext(c);
-    requireProvider(ctx.actor);
-    const access = await resolveTenant(db, ctx.actor, c.req.valid("param").tenant, { provider: true });
+    const access = tenantAccess(c);
     return c.json(
       { whatsapp: await updateNumber(db, ctx, access, config.secretsKey, c.req.valid("json")) },
       200,
@@ -127,6 +122,7 @@ export function registerWhatsappAdmin(app: OpenAPIHono<AppEnv>) {
 }
 
 const problemsRoute = createRoute({
+  middleware: [providerOnly] as const,
   method: "get",
   path: "/v1/ops/webhook-events",
   tags: ["Provider"],
@@ -160,7 +156,6 @@ const problemsRoute = createRoute({
 
 export function registerWebhookOps(app: OpenAPIHono<AppEnv>) {
   app.openapi(problemsRoute, async (c) => {
-    requireProvider(requireActor(c));
     const { db } = c.get("services");
     const { status, limit } = c.req.valid("query");
     const rows = await db

@@ -18,6 +18,7 @@ export {
 export { getBusinessProfile, numberStatus, updateBusinessProfile, updateNumber } from "./number-admin";
 export { queueNotifications, queueSystemMessage, sendMessage } from "./send";
 export { listTemplates, syncTemplates, syncTemplatesNow } from "./templates";
+export { bindingForNumber, cachedBindings } from "./tenants-by-number";
 export {
   eventBatchJobs,
   signWebhookBody,

@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { Db, Tenant } from "@kanal/db";
 import { decryptSecret } from "../kernel/crypto";
 
@@ -11,12 +12,19 @@ export interface NumberBinding {
 }
 
 const TTL_MS = 15_000;
-const cache = new Map<string, { at: number; binding: NumberBinding | null }>();
+/**
+ * Far more than the numbers of every bank, so every live number stays cached; the bound only stops
+ * lookups of ever new ids (unknown numbers are cached too, as misses) from growing the process.
+ */
+const MAX_CACHED = 5_000;
+/** A cached miss: an unknown number is asked of Postgres once per TTL, not once per webhook. */
+const NO_BINDING = { binding: null } as const;
+const cache = new LRUCache<string, { binding: NumberBinding | null }>({ max: MAX_CACHED, ttl: TTL_MS });
 
 /** phone_number_id → bank, cached briefly: every webhook and every send needs it. */
 export async function bindingForNumber(db: Db, phoneNumberId: string): Promise<NumberBinding | null> {
   const hit = cache.get(phoneNumberId);
-  if (hit && Date.now() - hit.at < TTL_MS) return hit.binding;
+  if (hit) return hit.binding;
   const row = await db
     .withSchema("control")
     .selectFrom("whatsapp_numbers as n")
@@ -52,23 +60,26 @@ export async function bindingForNumber(db: Db, phoneNumberId: string): Promise<N
         accessTokenEnc: row.access_token_enc,
       }
     : null;
-  cache.set(phoneNumberId, { at: Date.now(), binding });
+  cache.set(phoneNumberId, binding ? { binding } : NO_BINDING);
   return binding;
 }
 
-const numberOfTenant = new Map<string, { at: number; phoneNumberId: string | null }>();
+const numberOfTenant = new LRUCache<string, { phoneNumberId: string | null }>({
+  max: MAX_CACHED,
+  ttl: TTL_MS,
+});
 
 /** The bank's number binding; every send needs it, so tenant → number is cached like number → bank. */
 export async function bindingForTenant(db: Db, tenantId: string): Promise<NumberBinding | null> {
   let hit = numberOfTenant.get(tenantId);
-  if (!hit || Date.now() - hit.at >= TTL_MS) {
+  if (!hit) {
     const row = await db
       .withSchema("control")
       .selectFrom("whatsapp_numbers")
       .select("phone_number_id")
       .where("tenant_id", "=", tenantId)
       .executeTakeFirst();
-    hit = { at: Date.now(), phoneNumberId: row?.phone_number_id ?? null };
+    hit = { phoneNumberId: row?.phone_number_id ?? null };
     numberOfTenant.set(tenantId, hit);
   }
   return hit.phoneNumberId ? bindingForNumber(db, hit.phoneNumberId) : null;
@@ -76,6 +87,11 @@ export async function bindingForTenant(db: Db, tenantId: string): Promise<Number
 
 export function forgetNumber(phoneNumberId: string): void {
   cache.delete(phoneNumberId);
+}
+
+/** How many numbers and banks the process holds bindings for (bounded by MAX_CACHED each). */
+export function cachedBindings(): { numbers: number; tenants: number; max: number } {
+  return { numbers: cache.size, tenants: numberOfTenant.size, max: MAX_CACHED };
 }
 
 export function accessToken(binding: NumberBinding, secretsKey: Buffer): string {

@@ -1,6 +1,8 @@
+import type { Redis } from "ioredis";
 import type { Db, Role } from "@kanal/db";
 import { auditTenant } from "../kernel/audit";
 import { hashPassword } from "../auth/passwords";
+import { closeUserStreams } from "../auth/sessions";
 import { newId } from "../kernel/crypto";
 import { conflict, invalid, notFound, uniqueViolation } from "../kernel/errors";
 import type { RequestContext } from "../kernel/request-context";
@@ -149,8 +151,12 @@ export async function createBankUser(
   return created;
 }
 
+/**
+ * Changes a person of the bank. Disabling them or setting a new password deletes their sessions, and
+ * after commit every API process closes their open event streams.
+ */
 export async function updateBankUser(
-  db: Db,
+  deps: { db: Db; redis: Redis; config: { QUEUE_PREFIX: string } },
   ctx: RequestContext,
   access: TenantAccess,
   userId: string,
@@ -164,6 +170,7 @@ export async function updateBankUser(
     disabled?: boolean;
   },
 ): Promise<BankUserView> {
+  const { db } = deps;
   const existing = (await listBankUsers(db, access)).find((u) => u.id === userId);
   if (!existing) throw notFound("User");
   await assertDeputyInTenant(db, access, patch.deputyUserId, userId);
@@ -209,6 +216,7 @@ export async function updateBankUser(
   } catch (error) {
     mapUserConflict(error);
   }
+  if (patch.disabled || passwordHash) await closeUserStreams(deps, userId);
   const updated = (await listBankUsers(db, access)).find((u) => u.id === userId);
   if (!updated) throw notFound("User");
   return updated;

@@ -3,8 +3,13 @@ export {
   EventHub,
   expireStreamsWithoutTtl,
   forgetConversations,
+  publishSessionEnded,
   publishToUsers,
+  publishUserRevoked,
+  registerStream,
   replaySince,
   STREAM_TTL_SECONDS,
+  type StreamEndReason,
   streamKey,
+  unregisterStream,
 } from "./stream";

@@ -459,8 +459,8 @@ export const api = {
 
   apiKeys: async (tenant: string) =>
     pickArray<ApiKey>(await request<unknown>("GET", `${t(tenant)}/api-keys`), "apiKeys", "keys"),
-  createApiKey: (tenant: string, name: string) =>
-    request<CreatedApiKey>("POST", `${t(tenant)}/api-keys`, { name }),
+  createApiKey: (tenant: string, name: string, scopes?: string[]) =>
+    request<CreatedApiKey>("POST", `${t(tenant)}/api-keys`, { name, ...(scopes && { scopes }) }),
   deleteApiKey: (tenant: string, id: string) =>
     request<unknown>("DELETE", `${t(tenant)}/api-keys/${enc(id)}`),
 

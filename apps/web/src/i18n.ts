@@ -313,6 +313,8 @@ const de = {
   "apiKeys.createdAt": "Angelegt",
   "apiKeys.lastUsedAt": "Zuletzt benutzt",
   "apiKeys.new": "Neuer API-Schlüssel",
+  "apiKeys.notifications": "darf Benachrichtigungen senden",
+  "apiKeys.notificationsBadge": "Benachrichtigungen",
   "apiKeys.secretTitle": "Neuer API-Schlüssel",
   "apiKeys.secretOnce":
     "Dieser Schlüssel wird nur jetzt angezeigt. Bitte kopieren und sicher im Kernbankensystem hinterlegen.",
@@ -671,6 +673,8 @@ const en: Record<MessageKey, string> = {
   "apiKeys.createdAt": "Created",
   "apiKeys.lastUsedAt": "Last used",
   "apiKeys.new": "New API key",
+  "apiKeys.notifications": "may send notifications",
+  "apiKeys.notificationsBadge": "notifications",
   "apiKeys.secretTitle": "New API key",
   "apiKeys.secretOnce": "This key is shown only now. Copy it and store it safely in the core banking system.",
   "apiKeys.revoke": "Revoke",

@@ -264,6 +264,8 @@ describe("bank admin portal", () => {
     // An API key's secret is shown exactly once, right after creation.
     await page.click(byTestId("admin-nav-api-keys"));
     await page.fill(byTestId("api-key-name"), "Kernbanksystem");
+    // The core banking system also sends notifications with it (scope `notifications`).
+    await page.check(byTestId("api-key-notifications"));
     await page.click(byTestId("api-key-create"));
     const secret = await page.locator(byTestId("api-key-secret")).textContent();
     expect(secret?.trim().length).toBeGreaterThan(20);
@@ -271,6 +273,10 @@ describe("bank admin portal", () => {
       headers: { authorization: `Bearer ${secret?.trim()}` },
     });
     expect(keyCheck.status).toBe(200);
+    const templates = await fetch(`${base}/v1/tenants/${bank.slug}/templates`, {
+      headers: { authorization: `Bearer ${secret?.trim()}` },
+    });
+    expect(templates.status).toBe(200);
     await screenshot(page, "admin-api-key-once");
     await page.keyboard.press("Escape");
     await page.locator(byTestId("api-key-secret-dialog")).waitFor({ state: "detached" });

@@ -13,7 +13,8 @@ const THREAD_TOPIC = "Benachrichtigungen";
  * Where each customer's notification goes: their open (or queued) conversation, so whoever holds the
  * chat sees what the bank sent; without one, their notification thread — a closed conversation flagged
  * `notifications`, one per customer (a unique index), that no agent holds and the console shows in the
- * customer's history. Threads are created here when missing; a thread is never routed, opened or billed.
+ * customer's history. Threads are created here when missing; a thread is never routed, opened or billed,
+ * and its `closed_at` moves with each notification, so retention counts from the latest one.
  */
 export async function notificationConversations(
   trx: Trx,
@@ -37,8 +38,9 @@ export async function notificationConversations(
       select v.id, v.customer_id, 'closed', now(), now(), now(), ${THREAD_TOPIC}, array[${flag}]::text[]
       from unnest(${missing.map(() => newId("conv"))}::text[], ${missing}::text[]) as v(id, customer_id)
       on conflict (customer_id) where flags @> array['notifications']::text[] do nothing`.execute(trx);
+    // A thread ages from its last notification (retention purges closed conversations by closed_at).
     const threads = await sql<{ id: string; customer_id: string }>`
-      update ${table} set last_message_at = now()
+      update ${table} set last_message_at = now(), closed_at = now()
       where customer_id = any(${missing}::text[]) and flags @> array[${flag}]::text[]
       returning id, customer_id`.execute(trx);
     for (const r of threads.rows) found.set(r.customer_id, { conversationId: r.id, thread: true });
@@ -69,7 +71,8 @@ export async function appendToNotificationConversation(
         profile_name = coalesce(${contact.profileName}, profile_name), updated_at = now()
       where wa_id = ${contact.waId} returning id
     ), conv as (
-      update ${table("conversations")} set last_inbound_at = ${sentAt}, last_message_at = ${sentAt}
+      update ${table("conversations")} set last_inbound_at = ${sentAt}, last_message_at = ${sentAt},
+        closed_at = case when status = 'closed' then greatest(closed_at, ${sentAt}) else closed_at end
       where id = ${conversationId} and customer_id = (select id from customer) returning id
     )
     insert into ${table("messages")} (id, conversation_id, direction, type, text, payload, wamid, context_wamid,

@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from "react";
 import { type ApiKey, api } from "../../api";
 import { Dialog } from "../../components/Dialog";
-import { Async, Field, FormError } from "../../components/ui";
+import { Async, CheckboxField, Field, FormError } from "../../components/ui";
 import { formatDateTime } from "../../format";
 import { useAction, useResource } from "../../hooks";
 import { useI18n } from "../../i18n";
@@ -13,6 +13,8 @@ export function ApiKeysSection({ tenant }: { tenant: string }) {
   const { timezone } = useTenantInfo(tenant);
   const keys = useResource(() => api.apiKeys(tenant), [tenant]);
   const [name, setName] = useState("");
+  /** The key may also send notifications (scope `notifications`, docs/NOTIFICATIONS.md). */
+  const [notifications, setNotifications] = useState(false);
   const [secret, setSecret] = useState<string | null>(null);
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
   const create = useAction();
@@ -21,9 +23,11 @@ export function ApiKeysSection({ tenant }: { tenant: string }) {
   async function submit(event: FormEvent) {
     event.preventDefault();
     if (!name.trim()) return;
-    const result = await create.run(() => api.createApiKey(tenant, name.trim()));
+    const scopes = ["customers:read", "customers:write", ...(notifications ? ["notifications"] : [])];
+    const result = await create.run(() => api.createApiKey(tenant, name.trim(), scopes));
     if (result.ok) {
       setName("");
+      setNotifications(false);
       setSecret(result.value.apiKey.key);
       void keys.reload();
     }
@@ -39,6 +43,12 @@ export function ApiKeysSection({ tenant }: { tenant: string }) {
           value={name}
           error={create.error?.fieldMessage("name")}
           onChange={(event) => setName(event.target.value)}
+        />
+        <CheckboxField
+          label={t("apiKeys.notifications")}
+          testId="api-key-notifications"
+          checked={notifications}
+          onChange={setNotifications}
         />
         <button
           type="submit"
@@ -70,7 +80,12 @@ export function ApiKeysSection({ tenant }: { tenant: string }) {
               <tbody>
                 {list.map((key) => (
                   <tr key={key.id} data-testid="api-key-row">
-                    <td>{key.name ?? key.id}</td>
+                    <td>
+                      {key.name ?? key.id}
+                      {key.scopes?.includes("notifications") ? (
+                        <span className="badge"> {t("apiKeys.notificationsBadge")}</span>
+                      ) : null}
+                    </td>
                     <td>
                       <code>{key.prefix ?? t("common.none")}</code>
                     </td>

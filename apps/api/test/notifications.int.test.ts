@@ -329,12 +329,22 @@ describe("POST /notifications", () => {
     expect(stored.rows[0]?.n).toBe("0");
   });
 
-  it("a bank admin may send from the console session; an agent may not", async () => {
+  it("a bank admin may send from the console session; an agent may not, nor a key without the scope", async () => {
     const { externalRef } = await customer(true);
     const byAdmin = await bank.admin.post<NotificationBody>(path("/notifications"), cardAlert(externalRef));
     expect(byAdmin.status).toBe(202);
     const byAgent = await agent.client.post(path("/notifications"), cardAlert(externalRef));
     expect(byAgent.status).toBe(403);
+    // The role and the scope are checked before the body is read.
+    expect((await agent.client.post(path("/notifications/batch"), { nonsense: true })).status).toBe(403);
+    const key = await bank.admin.post<{ apiKey: { key: string } }>(path("/api-keys"), {
+      name: "nur Kunden",
+      scopes: ["customers:write"],
+    });
+    const customersOnly = new TestClient(system.app);
+    customersOnly.bearer = key.body.apiKey.key;
+    expect((await customersOnly.post(path("/notifications"), { nonsense: true })).status).toBe(403);
+    expect((await customersOnly.get(path("/templates"))).status).toBe(403);
   });
 });
 

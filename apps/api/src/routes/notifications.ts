@@ -9,15 +9,21 @@ import {
   sendNotificationBatch,
   syncTemplatesNow,
 } from "@kanal/core/channel";
-import { resolveTenant } from "@kanal/core/tenants";
-import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
-import { requestContext, requireActor } from "../middleware/auth";
+import { requestContext, tenantAccess, tenantRole } from "../middleware/auth";
 import { jsonBody, jsonResponse, tenantParam } from "../schemas";
 
 /** API key scope of the bank's systems that send notifications (and read templates). */
 const SCOPE = "notifications";
+/**
+ * Who may use a route, checked before its validators: everybody who may send a template in a chat (the
+ * console's picker) reads the registry; bank admins (in the console) and the bank's systems (API key with
+ * the scope) send and read notifications; a bank admin or the provider syncs the registry.
+ */
+const readers = tenantRole({ roles: CONVERSATION_ROLES, scope: SCOPE });
+const senders = tenantRole({ roles: BANK_ADMIN_ROLES, scope: SCOPE });
+const syncers = tenantRole({ roles: BANK_ADMIN_ROLES, provider: true });
 
 const parameterSchema = z.object({
   component: z.enum(["header", "body", "button"]),
@@ -154,6 +160,7 @@ const idParam = (name: string) =>
   });
 
 const listTemplatesRoute = createRoute({
+  middleware: [readers] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/templates",
   tags: ["Notifications"],
@@ -166,6 +173,7 @@ const listTemplatesRoute = createRoute({
 });
 
 const syncTemplatesRoute = createRoute({
+  middleware: [syncers] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/templates/sync",
   tags: ["Notifications"],
@@ -185,6 +193,7 @@ const syncTemplatesRoute = createRoute({
 });
 
 const sendRoute = createRoute({
+  middleware: [senders] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/notifications",
   tags: ["Notifications"],
@@ -203,6 +212,7 @@ const sendRoute = createRoute({
 });
 
 const batchRoute = createRoute({
+  middleware: [senders] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/notifications/batch",
   tags: ["Notifications"],
@@ -224,6 +234,7 @@ const batchRoute = createRoute({
 });
 
 const getNotificationRoute = createRoute({
+  middleware: [senders] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/notifications/{id}",
   tags: ["Notifications"],
@@ -236,6 +247,7 @@ const getNotificationRoute = createRoute({
 });
 
 const getCampaignRoute = createRoute({
+  middleware: [senders] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/campaigns/{id}",
   tags: ["Notifications"],
@@ -247,35 +259,19 @@ const getCampaignRoute = createRoute({
   },
 });
 
-/** The bank for the route: bank admins in the console, or the bank's API key with the notifications scope. */
-const bankFor = (
-  c: Context<AppEnv>,
-  roles: readonly ("bank_admin" | "bank_agent" | "bank_advisor" | "ksc_agent")[],
-  provider = false,
-) =>
-  resolveTenant(c.get("services").db, requireActor(c), c.req.param("tenant") ?? "", {
-    roles,
-    scope: SCOPE,
-    provider,
-  });
-
 export function registerNotifications(app: OpenAPIHono<AppEnv>) {
   app.openapi(listTemplatesRoute, async (c) => {
-    // Everybody who may send a template in a chat sees the registry (the console's template picker).
-    const access = await bankFor(c, CONVERSATION_ROLES);
+    const access = tenantAccess(c);
     return c.json({ templates: await listTemplates(c.get("services"), access) }, 200);
   });
 
   app.openapi(syncTemplatesRoute, async (c) => {
-    const access = await resolveTenant(c.get("services").db, requireActor(c), c.req.valid("param").tenant, {
-      roles: BANK_ADMIN_ROLES,
-      provider: true,
-    });
+    const access = tenantAccess(c);
     return c.json(await syncTemplatesNow(c.get("services"), requestContext(c), access), 200);
   });
 
   app.openapi(sendRoute, async (c) => {
-    const access = await bankFor(c, BANK_ADMIN_ROLES);
+    const access = tenantAccess(c);
     const key = c.req.valid("header")["idempotency-key"] ?? null;
     const { notification, created } = await sendNotification(
       c.get("services"),
@@ -289,7 +285,7 @@ export function registerNotifications(app: OpenAPIHono<AppEnv>) {
   });
 
   app.openapi(batchRoute, async (c) => {
-    const access = await bankFor(c, BANK_ADMIN_ROLES);
+    const access = tenantAccess(c);
     const key = c.req.valid("header")["idempotency-key"] ?? null;
     const { campaign, refused, created } = await sendNotificationBatch(
       c.get("services"),
@@ -303,13 +299,13 @@ export function registerNotifications(app: OpenAPIHono<AppEnv>) {
   });
 
   app.openapi(getNotificationRoute, async (c) => {
-    const access = await bankFor(c, BANK_ADMIN_ROLES);
+    const access = tenantAccess(c);
     const notification = await notificationDetail(c.get("services"), access, c.req.valid("param").id);
     return c.json({ notification: notification as z.infer<typeof notificationSchema> }, 200);
   });
 
   app.openapi(getCampaignRoute, async (c) => {
-    const access = await bankFor(c, BANK_ADMIN_ROLES);
+    const access = tenantAccess(c);
     return c.json(
       { campaign: await campaignDetail(c.get("services"), access, c.req.valid("param").id) },
       200,

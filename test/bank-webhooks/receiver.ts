@@ -9,6 +9,8 @@ export interface Received {
   at: number;
   /** what the receiver answered (null: it let the request time out) */
   answered: number | null;
+  /** when it answered */
+  answeredAt: number | null;
 }
 
 /** What the receiver does with a request: answer a status after a delay, or never answer (hang). */
@@ -44,7 +46,14 @@ export class TestReceiver {
         this.perId.set(id, nth);
         const path = req.url ?? "/";
         const decision = this.behaviour({ path, id, nth, body });
-        const record: Received = { path, headers: req.headers, body, at: Date.now(), answered: null };
+        const record: Received = {
+          path,
+          headers: req.headers,
+          body,
+          at: Date.now(),
+          answered: null,
+          answeredAt: null,
+        };
         this.requests.push(record);
         if (decision.status === "hang") {
           const end = () => res.destroy();
@@ -55,6 +64,7 @@ export class TestReceiver {
         const status = decision.status;
         setTimeout(() => {
           record.answered = status;
+          record.answeredAt = Date.now();
           if (status >= 200 && status < 300 && !this.accepted.has(`${path} ${id}`))
             this.accepted.set(`${path} ${id}`, record);
           res.writeHead(status, { "content-type": "text/plain" }).end(status < 300 ? "ok" : "nope");

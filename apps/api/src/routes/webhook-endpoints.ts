@@ -12,18 +12,14 @@ import {
   updateEndpoint,
 } from "@kanal/core/bank-webhooks";
 import { BANK_ADMIN_ROLES } from "@kanal/contracts/roles";
-import { resolveTenant } from "@kanal/core/tenants";
-import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { errorResponses } from "../errors";
-import { requestContext, requireActor } from "../middleware/auth";
+import { requestContext, tenantAccess, tenantRole } from "../middleware/auth";
 import { jsonBody, jsonResponse, tenantParam } from "../schemas";
 
+// The bank's admins only, checked before the path or body is looked at (403 / 404 first).
 const ADMIN = { roles: BANK_ADMIN_ROLES };
 
-/** The bank of the path, for one of its admins (404 for anyone without a relation to it, 403 for its other staff). */
-const adminAccess = (c: Context<AppEnv>) =>
-  resolveTenant(c.get("services").db, requireActor(c), c.req.param("tenant") ?? "", ADMIN);
 const TAGS = ["Webhooks to the bank's systems"];
 
 const pathId = (name: string) =>
@@ -108,6 +104,7 @@ const deliveryDetail = deliveryOut
   .openapi("WebhookDeliveryDetail");
 
 const list = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/webhook-endpoints",
   tags: TAGS,
@@ -120,6 +117,7 @@ const list = createRoute({
 });
 
 const getOne = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/webhook-endpoints/{id}",
   tags: TAGS,
@@ -129,6 +127,7 @@ const getOne = createRoute({
 });
 
 const create = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/webhook-endpoints",
   tags: TAGS,
@@ -150,6 +149,7 @@ const create = createRoute({
 });
 
 const patch = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "patch",
   path: "/v1/tenants/{tenant}/webhook-endpoints/{id}",
   tags: TAGS,
@@ -169,6 +169,7 @@ const patch = createRoute({
 });
 
 const remove = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "delete",
   path: "/v1/tenants/{tenant}/webhook-endpoints/{id}",
   tags: TAGS,
@@ -178,6 +179,7 @@ const remove = createRoute({
 });
 
 const rotate = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/webhook-endpoints/{id}/rotate-secret",
   tags: TAGS,
@@ -204,6 +206,7 @@ const rotate = createRoute({
 });
 
 const deliveries = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/webhook-endpoints/{id}/deliveries",
   tags: TAGS,
@@ -226,6 +229,7 @@ const deliveries = createRoute({
 });
 
 const delivery = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "get",
   path: "/v1/tenants/{tenant}/webhook-endpoints/{id}/deliveries/{deliveryId}",
   tags: TAGS,
@@ -235,6 +239,7 @@ const delivery = createRoute({
 });
 
 const resend = createRoute({
+  middleware: [tenantRole(ADMIN)] as const,
   method: "post",
   path: "/v1/tenants/{tenant}/webhook-endpoints/{id}/deliveries/{deliveryId}/resend",
   tags: TAGS,
@@ -245,19 +250,19 @@ const resend = createRoute({
 
 export function registerWebhookEndpoints(app: OpenAPIHono<AppEnv>) {
   app.openapi(list, async (c) =>
-    c.json({ endpoints: await listEndpoints(c.get("services"), await adminAccess(c)) }, 200),
+    c.json({ endpoints: await listEndpoints(c.get("services"), tenantAccess(c)) }, 200),
   );
 
   app.openapi(getOne, async (c) => {
     const { id } = c.req.valid("param");
-    return c.json({ endpoint: await getEndpoint(c.get("services"), await adminAccess(c), id) }, 200);
+    return c.json({ endpoint: await getEndpoint(c.get("services"), tenantAccess(c), id) }, 200);
   });
 
   app.openapi(create, async (c) => {
     const endpoint = await createEndpoint(
       c.get("services"),
       requestContext(c),
-      await adminAccess(c),
+      tenantAccess(c),
       c.req.valid("json"),
     );
     return c.json({ endpoint }, 201);
@@ -268,7 +273,7 @@ export function registerWebhookEndpoints(app: OpenAPIHono<AppEnv>) {
     const endpoint = await updateEndpoint(
       c.get("services"),
       requestContext(c),
-      await adminAccess(c),
+      tenantAccess(c),
       id,
       c.req.valid("json"),
     );
@@ -277,7 +282,7 @@ export function registerWebhookEndpoints(app: OpenAPIHono<AppEnv>) {
 
   app.openapi(remove, async (c) => {
     const { id } = c.req.valid("param");
-    await deleteEndpoint(c.get("services"), requestContext(c), await adminAccess(c), id);
+    await deleteEndpoint(c.get("services"), requestContext(c), tenantAccess(c), id);
     return c.body(null, 204);
   });
 
@@ -286,7 +291,7 @@ export function registerWebhookEndpoints(app: OpenAPIHono<AppEnv>) {
     const body = c.req.header("content-type")?.includes("application/json")
       ? (c.req.valid("json") as { overlapHours?: number } | undefined)
       : undefined;
-    const endpoint = await rotateSecret(c.get("services"), requestContext(c), await adminAccess(c), id, {
+    const endpoint = await rotateSecret(c.get("services"), requestContext(c), tenantAccess(c), id, {
       overlapHours: body?.overlapHours,
     });
     return c.json({ endpoint }, 200);
@@ -294,13 +299,13 @@ export function registerWebhookEndpoints(app: OpenAPIHono<AppEnv>) {
 
   app.openapi(deliveries, async (c) => {
     const { id } = c.req.valid("param");
-    const page = await listDeliveries(c.get("services"), await adminAccess(c), id, c.req.valid("query"));
+    const page = await listDeliveries(c.get("services"), tenantAccess(c), id, c.req.valid("query"));
     return c.json(page, 200);
   });
 
   app.openapi(delivery, async (c) => {
     const { id, deliveryId } = c.req.valid("param");
-    const detail = await getDelivery(c.get("services"), await adminAccess(c), id, deliveryId);
+    const detail = await getDelivery(c.get("services"), tenantAccess(c), id, deliveryId);
     return c.json({ delivery: detail as z.infer<typeof deliveryDetail> }, 200);
   });
 
@@ -309,7 +314,7 @@ export function registerWebhookEndpoints(app: OpenAPIHono<AppEnv>) {
     const resent = await resendDelivery(
       c.get("services"),
       requestContext(c),
-      await adminAccess(c),
+      tenantAccess(c),
       id,
       deliveryId,
     );

@@ -132,6 +132,27 @@ async function post(
   }
 }
 
+const tenantsByServices = new WeakMap<Services, Map<string, { schema_name: string; slug: string }>>();
+
+/** A bank's schema and slug: they never change, so each process asks once per bank. */
+async function tenantOf(services: Services, tenantId: string) {
+  let cache = tenantsByServices.get(services);
+  if (!cache) {
+    cache = new Map();
+    tenantsByServices.set(services, cache);
+  }
+  const hit = cache.get(tenantId);
+  if (hit) return hit;
+  const row = await services.db
+    .withSchema("control")
+    .selectFrom("tenants")
+    .select(["schema_name", "slug"])
+    .where("id", "=", tenantId)
+    .executeTakeFirst();
+  if (row) cache.set(tenantId, row);
+  return row;
+}
+
 interface Claimed {
   payload: Record<string, unknown>;
   retry_until: Date;
@@ -156,12 +177,7 @@ export async function deliverWebhook(
   input: { tenantId: string; deliveryId: string; attempt: number },
 ): Promise<DeliveryOutcome> {
   const { db, config } = services;
-  const tenant = await db
-    .withSchema("control")
-    .selectFrom("tenants")
-    .select(["schema_name", "slug"])
-    .where("id", "=", input.tenantId)
-    .executeTakeFirst();
+  const tenant = await tenantOf(services, input.tenantId);
   if (!tenant) return { kind: "skipped", reason: "no such bank" };
   const schema = tenant.schema_name;
   const deliveries = sql.id(schema, "webhook_deliveries");
@@ -227,40 +243,53 @@ export async function deliverWebhook(
   const status = success ? "delivered" : nextAttemptAt ? "pending" : "failed";
   const error = gone ? "HTTP 410 Gone: endpoint disabled" : answer.error;
 
-  const disabled = await db.transaction().execute(async (trx) => {
-    await trx
-      .withSchema(schema)
-      .insertInto("webhook_delivery_attempts")
-      .values({
-        delivery_id: input.deliveryId,
-        attempt: input.attempt,
-        started_at: started,
-        duration_ms: answer.ms,
-        status_code: code,
-        outcome: success ? "success" : gone ? "gone" : "failure",
-        error,
-        response_excerpt: answer.excerpt,
-      })
-      .execute();
-    await trx
-      .withSchema(schema)
-      .updateTable("webhook_deliveries")
-      .set({
-        status,
-        last_status_code: code,
-        last_error: error,
-        ...(success && { delivered_at: now }),
-        ...(nextAttemptAt && { next_attempt_at: nextAttemptAt }),
-      })
-      .where("id", "=", input.deliveryId)
-      .where("attempts", "=", input.attempt)
-      .where("status", "=", "pending")
-      .execute();
-    if (!success)
+  const attemptRow = {
+    delivery_id: input.deliveryId,
+    attempt: input.attempt,
+    started_at: started,
+    duration_ms: answer.ms,
+    status_code: code,
+    outcome: success ? ("success" as const) : gone ? ("gone" as const) : ("failure" as const),
+    error,
+    response_excerpt: answer.excerpt,
+  };
+  let disabled: "gone" | "failing" | null = null;
+  if (success) {
+    // The usual case in one statement (one round trip, one commit): the attempt, the delivery, and the
+    // endpoint's streak ended — written only when there is something to change, so concurrent deliveries
+    // to one endpoint do not queue on its row.
+    await sql`
+      with attempt as (
+        insert into ${sql.id(schema, "webhook_delivery_attempts")}
+          (delivery_id, attempt, started_at, duration_ms, status_code, outcome, error, response_excerpt)
+        values (${input.deliveryId}, ${input.attempt}, ${started}, ${answer.ms}, ${code}, 'success', null,
+          ${answer.excerpt})),
+      delivery as (
+        update ${deliveries} set status = 'delivered', last_status_code = ${code}, last_error = null,
+          delivered_at = ${now}
+        where id = ${input.deliveryId} and attempts = ${input.attempt} and status = 'pending')
+      update ${endpoints} set failure_streak = 0, failing_since = null, last_success_at = ${now}
+      where id = ${claimed.endpoint_id} and (failure_streak > 0 or last_success_at is null
+        or last_success_at < ${new Date(now.getTime() - 10_000)})`.execute(db);
+  } else {
+    disabled = await db.transaction().execute(async (trx) => {
+      await trx.withSchema(schema).insertInto("webhook_delivery_attempts").values(attemptRow).execute();
+      await trx
+        .withSchema(schema)
+        .updateTable("webhook_deliveries")
+        .set({
+          status,
+          last_status_code: code,
+          last_error: error,
+          ...(nextAttemptAt && { next_attempt_at: nextAttemptAt }),
+        })
+        .where("id", "=", input.deliveryId)
+        .where("attempts", "=", input.attempt)
+        .where("status", "=", "pending")
+        .execute();
       return recordFailure(services, trx, schema, claimed.endpoint_id, now, gone, error ?? "failed");
-    await recordSuccess(trx, schema, claimed.endpoint_id, now);
-    return null;
-  });
+    });
+  }
   if (disabled) {
     forgetSubscriptions(services, schema);
     services.logger.error(
@@ -290,14 +319,6 @@ export async function deliverWebhook(
     error: error ?? "failed",
     nextAttemptAt: nextAttemptAt.toISOString(),
   };
-}
-
-/** A success ends the endpoint's failure streak (the row is written only when there is something to change). */
-async function recordSuccess(trx: Trx, schema: string, endpointId: string, now: Date): Promise<void> {
-  await sql`update ${sql.id(schema, "webhook_endpoints")} set failure_streak = 0, failing_since = null,
-      last_success_at = ${now}
-    where id = ${endpointId} and (failure_streak > 0 or last_success_at is null
-      or last_success_at < ${new Date(now.getTime() - 10_000)})`.execute(trx);
 }
 
 /**

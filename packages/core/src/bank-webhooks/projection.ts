@@ -20,6 +20,8 @@ function webhookTypeOf(event: DomainEvent): BankWebhookEvent | null {
     case "callback.requested":
     case "customer.opted_out":
     case "customer.opted_in":
+    case "notification.status":
+    case "notification.reply":
       return event.type;
     case "message.status":
       return REPORTED_STATUSES.has(event.status) ? "message.status" : null;
@@ -49,7 +51,12 @@ async function loadFacts(trx: Trx, schema: string, wanted: readonly Wanted[]) {
   const userIds = new Set<string>();
   for (const { event } of wanted) {
     if ("conversationId" in event && event.conversationId) conversationIds.add(event.conversationId);
-    if (event.type === "customer.opted_in" || event.type === "customer.opted_out")
+    if (
+      event.type === "customer.opted_in" ||
+      event.type === "customer.opted_out" ||
+      event.type === "notification.status" ||
+      event.type === "notification.reply"
+    )
       customerIds.add(event.customerId);
     if (event.type === "message.received" || event.type === "message.status") messageIds.add(event.messageId);
     if (event.type === "callback.requested") callbackIds.add(event.callbackId);
@@ -237,6 +244,27 @@ function dataOf(
           via: event.via,
           at: event.at.toISOString(),
         },
+      };
+    }
+    case "notification.status":
+    case "notification.reply": {
+      const customer = facts.customers.get(event.customerId);
+      if (!customer) return null;
+      const common = {
+        notificationId: event.notificationId,
+        campaignId: event.campaignId,
+        customer: customerView(customer),
+        conversationId: conversation,
+        messageId: event.messageId,
+      };
+      return {
+        conversationId: conversation,
+        customerId: customer.id,
+        at: event.at,
+        data:
+          event.type === "notification.status"
+            ? { ...common, status: event.status, error: event.error, at: event.at.toISOString() }
+            : { ...common, answer: event.answer, escalated: event.escalated, at: event.at.toISOString() },
       };
     }
     default:

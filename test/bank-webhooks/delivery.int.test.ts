@@ -496,6 +496,45 @@ describe("events to the bank's systems", () => {
     expect(reply?.data).toMatchObject({ answer: { code: "card_tx_confirmed" }, escalated: false });
   });
 
+  it("erasing a customer deletes their deliveries, pending ones included, with their attempts", async () => {
+    behaviours.set("/erase", () => ({ status: 503 }));
+    const { bank, agent } = await inHouseBank(system);
+    const endpoint = await createEndpoint(bank, receiver.url("/erase"), [
+      "message.received",
+      "conversation.closed",
+    ]);
+    const waId = uniqueDigits(12);
+    await customerWrites(system, bank, waId, "Bitte löschen Sie meine Daten");
+    const conversationId = await openConversation(system, bank, waId);
+    expect(
+      (await agent.client.post(`/v1/tenants/${bank.slug}/conversations/${conversationId}/close`)).status,
+    ).toBe(200);
+    const rows = await eventually(async () => {
+      const all = await deliveriesOf(system, bank, endpoint.id);
+      return all.length === 2 && all.every((r) => r.attempts >= 1) ? all : undefined;
+    });
+    const customer = await system.services.db
+      .withSchema(bank.schema)
+      .selectFrom("customers")
+      .select("id")
+      .where("wa_id", "=", waId)
+      .executeTakeFirstOrThrow();
+    const erased = await bank.admin.delete(`/v1/tenants/${bank.slug}/customers/${customer.id}`);
+    expect(erased.status).toBe(200);
+    expect(await deliveriesOf(system, bank, endpoint.id)).toHaveLength(0);
+    const attempts = await system.services.db
+      .withSchema(bank.schema)
+      .selectFrom("webhook_delivery_attempts")
+      .select("id")
+      .where(
+        "delivery_id",
+        "in",
+        rows.map((r) => r.id),
+      )
+      .execute();
+    expect(attempts).toHaveLength(0);
+  });
+
   it("endpoints: bank admins only, HTTPS (or loopback http outside production), known events; the secret is shown once", async () => {
     const { bank, agent } = await inHouseBank(system);
     const base = `/v1/tenants/${bank.slug}/webhook-endpoints`;
@@ -588,6 +627,13 @@ describe("an endpoint that keeps failing", () => {
     await customerWrites(system, bank, uniqueDigits(12), "Während es aus ist");
     await new Promise((r) => setTimeout(r, 500));
     expect(await deliveriesOf(system, bank, endpoint.id)).toHaveLength(1);
+    // The next attempt's job has run meanwhile and found the endpoint disabled: enabling must not depend on it.
+    await eventually(async () => {
+      const job = await system.services.queues.webhooks.getJob(
+        `${pending?.id}-${(pending?.attempts ?? 0) + 1}`,
+      );
+      return job ? (await job.getState()) === "completed" : false;
+    });
     healthy = true;
     await bank.admin.patch(`/v1/tenants/${bank.slug}/webhook-endpoints/${endpoint.id}`, { enabled: true });
     await eventually(async () => receiver.accepted.size === 1);

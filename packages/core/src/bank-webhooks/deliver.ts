@@ -1,4 +1,4 @@
-import { lookup } from "node:dns";
+import { type LookupAddress, type LookupOptions, lookup } from "node:dns";
 import { sql } from "@kanal/db";
 import { Webhook } from "standardwebhooks";
 import { Agent, request } from "undici";
@@ -43,27 +43,38 @@ function depsFor(services: Services): DeliveryDeps {
         connections: 16,
         connect: {
           timeout: services.config.BANK_WEBHOOK_TIMEOUT_MS,
-          ...(production && {
-            lookup: (hostname, options, callback) =>
-              lookup(hostname, { ...options, all: true }, (error, addresses) => {
-                if (error) return callback(error, []);
-                const refused = addresses.find((a) => privateAddress(a.address));
-                if (refused)
-                  return callback(
-                    Object.assign(new Error(`${hostname} resolves to a private address`), {
-                      code: "EPRIVATE",
-                    }),
-                    [],
-                  );
-                callback(null, addresses);
-              }),
-          }),
+          ...(production && { lookup: publicOnlyLookup }),
         },
       }),
     };
     depsByServices.set(services, deps);
   }
   return deps;
+}
+
+type LookupCallback = (
+  error: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
+
+/**
+ * `dns.lookup` for the connections to the banks' receivers in production: refuses a name that resolves
+ * to a private, loopback or link-local address (answering as `net.connect` asked: one address, or all).
+ */
+export function publicOnlyLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
+  lookup(hostname, { ...options, all: true }, (error, addresses) => {
+    if (error) return callback(error, []);
+    const refused = addresses.find((a) => privateAddress(a.address));
+    if (refused || addresses.length === 0)
+      return callback(
+        Object.assign(new Error(`${hostname} resolves to a private or no address`), { code: "EPRIVATE" }),
+        [],
+      );
+    if (options.all) return callback(null, addresses);
+    const first = addresses[0] as LookupAddress;
+    callback(null, first.address, first.family);
+  });
 }
 
 /**
@@ -76,7 +87,7 @@ function backoffMs(attempt: number, baseMs: number, maxMs: number, random = Math
 }
 
 /** The `webhook-signature` header: one `v1,<base64>` per secret that signs (two during a rotation). */
-function signatures(secrets: readonly string[], id: string, at: Date, body: string): string {
+export function signatures(secrets: readonly string[], id: string, at: Date, body: string): string {
   return secrets.map((secret) => new Webhook(secret).sign(id, at, body)).join(" ");
 }
 
@@ -408,14 +419,19 @@ export async function sweepBankWebhooks(
       ),
       sql` union all `,
     )}`.execute(db);
-    if (due.rows.length > 0) {
-      await services.queues.webhooks.addBulk(
-        due.rows.map((d) => {
-          const job = deliveryJob(d.tenant_id, d.id, d.attempts + 1);
-          return { name: job.name, data: job.data, opts: job.opts ?? {} };
-        }),
-      );
-      enqueued += due.rows.length;
+    for (const d of due.rows) {
+      const job = deliveryJob(d.tenant_id, d.id, d.attempts + 1);
+      // A job of this attempt still waiting (a backlog) runs on its own. One that already ran — it found the
+      // endpoint disabled, or Kanal failed — would make a new add a no-op (BullMQ keeps finished jobs for a
+      // while under their id): it goes first.
+      const existing = await services.queues.webhooks.getJob(job.opts?.jobId ?? "");
+      if (existing) {
+        const state = await existing.getState();
+        if (state !== "completed" && state !== "failed") continue;
+        await existing.remove();
+      }
+      await services.queues.webhooks.add(job.name, job.data, job.opts);
+      enqueued++;
     }
     if (purgeDue)
       for (const t of chunk)

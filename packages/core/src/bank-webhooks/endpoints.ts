@@ -288,7 +288,8 @@ export async function updateEndpoint(
             "webhooks",
             "deliver-webhook",
             { tenantId: access.tenant.id, deliveryId: d.id, attempt: d.attempts + 1 },
-            { jobId: `${d.id}-${d.attempts + 1}` },
+            // Its own id: the job of this attempt may have run already (and found the endpoint disabled).
+            { jobId: `${d.id}-${d.attempts + 1}-resume-${now.getTime()}` },
           ),
         ),
       );

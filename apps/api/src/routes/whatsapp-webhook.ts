@@ -49,8 +49,26 @@ export function registerWhatsappWebhook(app: OpenAPIHono<AppEnv>) {
 }
 
 const MAX_WEBHOOK_BYTES = 4 * 1024 * 1024;
-const tooLarge = (c: Context<AppEnv>) =>
-  c.json(errorBody(c, "payload_too_large", "Webhook body too large"), 413);
+/**
+ * This path bypasses the app's request log (it is answered before the middleware, or without Hono): a
+ * refusal is logged here, one line like the app's `request refused`, never with the body.
+ */
+function logRefused(
+  services: Services,
+  requestId: string,
+  status: 401 | 413,
+  code: "unauthenticated" | "payload_too_large",
+): void {
+  services.logger.warn(
+    { requestId, method: "POST", route: "/webhooks/whatsapp", status, code },
+    "request refused",
+  );
+}
+
+const tooLarge = (c: Context<AppEnv>) => {
+  logRefused(c.get("services"), c.get("requestId"), 413, "payload_too_large");
+  return c.json(errorBody(c, "payload_too_large", "Webhook body too large"), 413);
+};
 const limitBody = bodyLimit({ maxSize: MAX_WEBHOOK_BYTES, onError: tooLarge });
 
 const stored = webhooks.labels("stored");
@@ -88,6 +106,7 @@ export class WhatsappWebhookIngest {
   async ingest(raw: Buffer, signature: string | undefined, requestId: string): Promise<WebhookAnswer> {
     if (!verifyWebhookSignature(raw, signature, this.services.config.WHATSAPP_APP_SECRET)) {
       badSignature.inc();
+      logRefused(this.services, requestId, 401, "unauthenticated");
       return {
         status: 401,
         body: errorBodyFor(requestId, "unauthenticated", "Missing or wrong X-Hub-Signature-256"),
@@ -122,8 +141,10 @@ export class WhatsappWebhookIngest {
       );
       answer({ status: 500, body: errorBodyFor(requestId, "internal", "Internal error") });
     };
-    const payloadTooLarge = () =>
+    const payloadTooLarge = () => {
+      logRefused(this.services, requestId, 413, "payload_too_large");
       answer({ status: 413, body: errorBodyFor(requestId, "payload_too_large", "Webhook body too large") });
+    };
     // Node's parser has already rejected a malformed Content-Length; a declared length over the limit is
     // refused before reading, a body without one is counted as it arrives. Either way Node then reads and
     // discards the rest (bounded by the server's request timeout), so the client gets the answer.

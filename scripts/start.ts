@@ -1,13 +1,15 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { loadConfig } from "@kanal/config";
+import { onShutdown } from "@kanal/config/shutdown";
 import { ensureProviderAdmin } from "@kanal/core/people";
 import { createServices } from "@kanal/core/runtime";
 import { controlMigrations } from "@kanal/migrations";
 import { ensureDatabase, migrateControl, migrateTenants } from "@kanal/db";
 import { DEMO_BANKS, DEMO_PASSWORD, seedDemo } from "./demo";
 import { exitUnlessServices } from "./services-check";
+import { Supervisor } from "./supervisor";
 
 /** `npm start`: the whole system on one machine — database, migrations, demo banks, simulator, API, worker. */
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -37,48 +39,29 @@ const provider = await services.db
 const demo = await seedDemo(services, provider.user_id);
 await services.close();
 
+// The console is built on the first start — unless WEB_DIST_DIR names where a built one is (or is not).
 const webDist = `${root}apps/web/dist/index.html`;
-if (!existsSync(webDist) && existsSync(`${root}apps/web/index.html`)) {
+if (!config.WEB_DIST_DIR && !existsSync(webDist) && existsSync(`${root}apps/web/index.html`)) {
   console.log("building the web console (first start only) …");
   await run("npx", ["vite", "build", "--logLevel", "warn"], `${root}apps/web`);
 }
 
-const env = { ...process.env, WHATSAPP_API_BASE_URL: config.WHATSAPP_API_BASE_URL };
+const env = { WHATSAPP_API_BASE_URL: config.WHATSAPP_API_BASE_URL };
 const simPort = new URL(config.WHATSAPP_API_BASE_URL).port || "3100";
-const children: ChildProcess[] = [];
-const launch = (name: string, entry: string, extraEnv: Record<string, string> = {}) => {
-  const child = spawn(process.execPath, ["--import", "tsx", entry], {
-    cwd: root,
+// A child that crashes (Postgres went away under it, a bug) is restarted with a growing pause; the
+// others keep running. Ctrl+C or SIGTERM: every child drains within its deadline, or is killed after it.
+const supervisor = new Supervisor({ cwd: root, deadlineMs: config.SHUTDOWN_DEADLINE_MS + 1_000 });
+const launch = (name: string, entry: string, extraEnv: Record<string, string> = {}) =>
+  supervisor.start({
+    name,
+    command: process.execPath,
+    args: ["--import", "tsx", entry],
     env: { ...env, ...extraEnv },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  const prefix = `[${name}] `;
-  const forward = (stream: NodeJS.WritableStream) => (chunk: Buffer) => {
-    for (const line of chunk.toString().split("\n")) if (line.trim()) stream.write(`${prefix}${line}\n`);
-  };
-  child.stdout?.on("data", forward(process.stdout));
-  child.stderr?.on("data", forward(process.stderr));
-  child.on("exit", (code, signal) => {
-    if (!stopping) {
-      console.error(`${prefix}exited (${signal ?? code}); stopping everything`);
-      void stop(1);
-    }
-  });
-  children.push(child);
-};
-
-let stopping = false;
-async function stop(code = 0) {
-  if (stopping) return;
-  stopping = true;
-  for (const c of children) c.kill("SIGTERM");
-  await Promise.all(
-    children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r)))),
-  );
-  process.exit(code);
-}
-process.on("SIGINT", () => void stop(0));
-process.on("SIGTERM", () => void stop(0));
+onShutdown(() => supervisor.stop(), {
+  deadlineMs: config.SHUTDOWN_DEADLINE_MS + 3_000,
+  log: (_level, message) => console.error(`npm start: ${message}`),
+});
 
 if (existsSync(`${root}apps/simulator/src/main.ts`)) {
   launch("simulator", "apps/simulator/src/main.ts", {

@@ -40,11 +40,18 @@ console.log(
   `WhatsApp simulator on http://${process.env.SIM_HOST || "127.0.0.1"}:${running.port} → webhooks to ${simulator.state.config.webhookUrl}`,
 );
 
+// SIGTERM/SIGINT: stop pending webhooks and held requests and close the server; past the deadline
+// (SHUTDOWN_DEADLINE_MS) exit anyway.
 let stopping = false;
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (stopping) return;
   stopping = true;
-  console.log(`${signal} received, closing the simulator`);
+  const deadlineMs = numberFromEnv("SHUTDOWN_DEADLINE_MS", 10_000);
+  console.log(`${signal} received, closing the simulator (deadline ${deadlineMs} ms)`);
+  setTimeout(() => {
+    console.error("simulator: shutdown deadline passed; exiting");
+    process.exit(1);
+  }, deadlineMs).unref();
   await running.close();
   process.exit(0);
 }

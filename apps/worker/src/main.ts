@@ -1,8 +1,9 @@
 import { loadConfig } from "@kanal/config";
+import { logTo, onShutdown } from "@kanal/config/shutdown";
 import { createServices } from "@kanal/core/runtime";
 import { processors } from "./processors/index";
 import { startSweepers } from "./sweepers";
-import { startWorkers } from "./worker";
+import { registerSchedules, startWorkers } from "./worker";
 
 const config = loadConfig();
 // Inbound messages and their routing run on bank-affine pools (Services.bankDb): 12 × 2 connections.
@@ -16,19 +17,18 @@ await services
   .openBankPools()
   .catch((error: Error) => services.logger.warn({ err: error.message }, "bank pools not opened at start"));
 const running = await startWorkers(services, processors);
-const sweepers = startSweepers(services);
+const sweepers = startSweepers(services, {
+  registerSchedules: () => registerSchedules(services, processors),
+});
 services.logger.info({ queues: running.workers.map((w) => w.name) }, "worker started");
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  services.logger.info({ signal }, "worker shutting down");
-  setTimeout(() => process.exit(1), 15_000).unref();
-  sweepers.stop();
-  await running.close();
-  await services.close();
-  process.exit(0);
-}
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
+// Stop taking jobs, let the running ones finish while the deadline allows (the rest go back to the queue
+// when their lock lapses), then close Redis and Postgres.
+onShutdown(
+  async (drain) => {
+    sweepers.stop();
+    await running.close({ waitMs: drain.remaining(2_000) });
+    await services.close();
+  },
+  { deadlineMs: config.SHUTDOWN_DEADLINE_MS, log: logTo(services.logger) },
+);

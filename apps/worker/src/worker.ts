@@ -1,11 +1,29 @@
 import { type Job, UnrecoverableError, Worker } from "bullmq";
+import { within } from "@kanal/config/shutdown";
 import type { Services } from "@kanal/core/runtime";
 import { jobSchema, QUEUE_NAMES, type QueueKey, workerConnection } from "@kanal/queue";
 import type { AnyProcessor, WorkerContext } from "./registry";
 
 export interface RunningWorkers {
   workers: Worker[];
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs and waits for the running ones; after `waitMs` it stops waiting and leaves them
+   * to their lock: when it lapses (WORKER_LOCK_MS) another worker takes them over, as after a crash.
+   */
+  close(options?: { waitMs?: number }): Promise<void>;
+}
+
+/** Upserts the processors' job schedulers (routing tick, presence, retention, billing); idempotent. */
+export async function registerSchedules(services: Services, processors: AnyProcessor[]): Promise<void> {
+  for (const p of processors) {
+    for (const s of p.schedules ?? []) {
+      await services.queues[p.queue].upsertJobScheduler(
+        s.jobName,
+        { every: s.everyMs },
+        { name: s.jobName, data: {} },
+      );
+    }
+  }
 }
 
 /** Starts one BullMQ worker per queue, dispatching jobs by name to the processors that claim them. */
@@ -58,21 +76,33 @@ export async function startWorkers(
     worker.on("error", (error) => services.logger.error({ queue, err: error.message }, "worker error"));
     workers.push(worker);
   }
+  // Job schedulers live in Redis: a Redis that restarted without its data (or with an older snapshot) has
+  // none. Each time the connection is ready again they are upserted anew (an upsert changes nothing when
+  // they are there); the sweepers (sweepers.ts) also notice a Redis that lost its data without a reconnect.
+  const onReady = () => {
+    registerSchedules(services, processors).then(
+      () => services.logger.info("job schedulers registered after Redis reconnected"),
+      (error: Error) => services.logger.warn({ err: error.message }, "job schedulers not registered"),
+    );
+  };
   if (options.schedule !== false) {
-    for (const p of processors) {
-      for (const s of p.schedules ?? []) {
-        await services.queues[p.queue].upsertJobScheduler(
-          s.jobName,
-          { every: s.everyMs },
-          { name: s.jobName, data: {} },
-        );
-      }
-    }
+    // A Redis that is down at start must not stop the worker: the first `ready` registers them.
+    await registerSchedules(services, processors).catch((error: Error) =>
+      services.logger.warn({ err: error.message }, "job schedulers not registered at start"),
+    );
+    services.redis.on("ready", onReady);
   }
   return {
     workers,
-    async close() {
-      await Promise.all(workers.map((w) => w.close()));
+    async close(closeOptions = {}) {
+      services.redis.off("ready", onReady);
+      const closing = Promise.all(workers.map((w) => w.close())).then(() => true);
+      const finished =
+        closeOptions.waitMs === undefined ? await closing : await within(closeOptions.waitMs, closing);
+      // Past the wait the connections are cut under the running jobs: they stay locked in Redis until
+      // the lock lapses, then another worker runs them again (every job is idempotent).
+      if (!finished)
+        services.logger.warn("jobs still running at the drain deadline; leaving them to their locks");
       for (const c of connections) c.disconnect();
     },
   };

@@ -67,6 +67,13 @@ const envSchema = z.object({
   /** BullMQ job lock: how soon another worker takes over the jobs of a worker that died. */
   WORKER_LOCK_MS: z.coerce.number().int().positive().default(30_000),
   DISPATCH_RECONCILE_MS: z.coerce.number().int().positive().default(10_000),
+  /**
+   * Postgres cancels a statement that runs (or waits for a lock) longer than this; 0: no limit.
+   * Migrations set their own (none) for their transaction.
+   */
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(5_000),
+  /** On SIGTERM/SIGINT a process drains for at most this long, then exits anyway. */
+  SHUTDOWN_DEADLINE_MS: z.coerce.number().int().positive().default(10_000),
   PROVIDER_ADMIN_EMAIL: z.string().email().default("provider@kanal.local"),
   PROVIDER_ADMIN_PASSWORD: z.string().min(8).default(DEV_PROVIDER_ADMIN_PASSWORD),
   STRIPE_SECRET_KEY: z.string().optional(),

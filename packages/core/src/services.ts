@@ -50,9 +50,13 @@ export function createServiceContainer(config: AppConfig, options: ServicesOptio
   const logger = createLogger(options.name ?? "kanal", config.LOG_LEVEL, options.logDestination);
   const onIdleError = (error: Error) =>
     logger.warn({ err: error.message }, "a pooled database connection broke while idle");
+  // Every pool of the process: a statement never runs (or waits for a lock) longer than this, and a
+  // restart of Postgres costs failed queries, never the process (createDb handles broken connections).
+  const statementTimeoutMs = config.DB_STATEMENT_TIMEOUT_MS;
   const db = createDb(config.DATABASE_URL, {
     max: options.dbPoolSize ?? 10,
     application: options.name ?? "kanal",
+    statementTimeoutMs,
     onIdleError,
   });
   const groups = Array.from({ length: options.bankDbGroups?.groups ?? 0 }, (_, i) =>
@@ -60,8 +64,10 @@ export function createServiceContainer(config: AppConfig, options: ServicesOptio
       max: options.bankDbGroups?.size ?? 1,
       application: `${options.name ?? "kanal"}-bank-${i}`,
       preparedStatements: true,
-      // A backend's caches for its banks are the point of these pools: keep the connections open.
+      // A backend's caches for its banks are the point of these pools: keep the connections open. A
+      // connection that breaks (Postgres restarted) leaves the pool; the next statement opens a new one.
       idleTimeoutMillis: 0,
+      statementTimeoutMs,
       onIdleError,
     }),
   );

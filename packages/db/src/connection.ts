@@ -17,34 +17,110 @@ function withUser(url: string): string {
 
 const pools = new WeakMap<Db, pg.Pool>();
 
-export function createDb(
-  databaseUrl: string,
-  options: {
-    max?: number;
-    application?: string;
-    preparedStatements?: boolean;
-    /** Close a connection idle this long (pg's default 10 s); 0 keeps them (and their warm caches). */
-    idleTimeoutMillis?: number;
-    /** An idle connection broke (Postgres restarted, the backend was terminated); pg drops it from the pool. */
-    onIdleError?: (error: Error) => void;
-  } = {},
-): Db {
+/** What a `Db` is tuned with; every process's pools are made here. */
+export interface DbOptions {
+  max?: number;
+  application?: string;
+  preparedStatements?: boolean;
+  /** Close a connection idle this long (pg's default 10 s); 0 keeps them (and their warm caches). */
+  idleTimeoutMillis?: number;
+  /**
+   * Postgres cancels a statement after this long (57014), waits for locks included, so no request or job
+   * holds a connection for ever. 0: no limit (migrations set their own per transaction, see migrator).
+   */
+  statementTimeoutMs?: number;
+  /** A pooled connection broke while idle (Postgres restarted, the backend was terminated). */
+  onIdleError?: (error: Error) => void;
+}
+
+export function createDb(databaseUrl: string, options: DbOptions = {}): Db {
+  const gate = new ConnectGate();
   const pool = new pg.Pool({
     connectionString: withUser(databaseUrl),
     max: options.max ?? 10,
     application_name: options.application ?? "kanal",
     connectionTimeoutMillis: 5_000,
+    // A peer that vanished without closing the socket (host down, network cut) is noticed by the kernel.
+    keepAlive: true,
+    ...(options.statementTimeoutMs !== undefined && { statement_timeout: options.statementTimeoutMs }),
     ...(options.idleTimeoutMillis !== undefined && { idleTimeoutMillis: options.idleTimeoutMillis }),
     // Prepared statements are planned once per connection (generic plan), not at every execution.
     ...(options.preparedStatements && { options: "-c plan_cache_mode=force_generic_plan" }),
+    Client: gate.clientClass(),
   });
   // Without a listener pg's pool rethrows an idle connection's error and the whole process dies; the
   // broken connection is already out of the pool, the next query gets a fresh one.
   pool.on("error", (error) => options.onIdleError?.(error));
+  // A connection checked out when its backend dies (57P01 on a restart, a cut socket) emits 'error' on
+  // its client, not on the pool — unhandled, that kills the process. Its query has already failed with
+  // the error, and pg drops the client from the pool when it is released, so there is nothing to do here.
+  pool.on("connect", (client) => client.on("error", ignore));
   if (options.preparedStatements) pool.on("connect", prepareStatements);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   pools.set(db, pool);
   return db;
+}
+
+const ignore = () => undefined;
+
+/**
+ * Connection attempts with backoff: after a failed attempt (Postgres restarting or unreachable), new
+ * attempts fail at once with that error until a pause has passed — 100 ms, doubling up to 2 s — so
+ * a process under load does not hammer a starting server with a connection per request. The first
+ * success ends the pause. Queries fail meanwhile (callers retry: BullMQ with its backoff, Meta resends).
+ */
+class ConnectGate {
+  private failures = 0;
+  private until = 0;
+  private lastError: Error | null = null;
+
+  clientClass(): typeof pg.Client {
+    const gate = this;
+    return class GatedClient extends pg.Client {
+      constructor(config?: string | pg.ClientConfig) {
+        super(config);
+        const connect = pg.Client.prototype.connect.bind(this) as (
+          callback: (err: Error | null) => void,
+        ) => void;
+        // pg-pool connects with a callback; the promise form is there for completeness.
+        const gated = (callback?: (err: Error | null) => void) => {
+          const run = (done: (err: Error | null) => void) => {
+            const refused = gate.refusal();
+            if (refused) process.nextTick(done, refused);
+            else
+              connect((error) => {
+                gate.settled(error ?? null);
+                done(error ?? null);
+              });
+          };
+          if (callback) return run(callback);
+          return new Promise<void>((resolve, reject) => run((error) => (error ? reject(error) : resolve())));
+        };
+        this.connect = gated as pg.Client["connect"];
+      }
+    };
+  }
+
+  private refusal(): Error | null {
+    if (Date.now() >= this.until || !this.lastError) return null;
+    const error = new Error(
+      `database unavailable (${this.lastError.message}); next connection attempt in ${this.until - Date.now()} ms`,
+    );
+    Object.assign(error, { code: (this.lastError as { code?: string }).code ?? "ECONNREFUSED" });
+    return error;
+  }
+
+  private settled(error: Error | null): void {
+    if (!error) {
+      this.failures = 0;
+      this.until = 0;
+      this.lastError = null;
+      return;
+    }
+    this.failures++;
+    this.lastError = error;
+    this.until = Date.now() + Math.min(2_000, 100 * 2 ** (this.failures - 1));
+  }
 }
 
 /**
@@ -105,6 +181,8 @@ export async function ensureDatabase(url: string): Promise<boolean> {
     connectionString: withUser(withDatabase(url, "postgres")),
     connectionTimeoutMillis: 3_000,
   });
+  // A dedicated client is no pool's: its 'error' (the backend terminated mid-query) needs its own handler.
+  client.on("error", ignore);
   await client.connect();
   try {
     const found = await client.query("select 1 from pg_database where datname = $1", [name]);
@@ -122,7 +200,11 @@ export async function ensureDatabase(url: string): Promise<boolean> {
 
 export async function dropDatabase(url: string): Promise<void> {
   const name = databaseName(url);
-  const client = new pg.Client({ connectionString: withUser(withDatabase(url, "postgres")) });
+  const client = new pg.Client({
+    connectionString: withUser(withDatabase(url, "postgres")),
+    connectionTimeoutMillis: 3_000,
+  });
+  client.on("error", ignore);
   await client.connect();
   try {
     await client.query(`drop database if exists "${name.replaceAll('"', '""')}" with (force)`);

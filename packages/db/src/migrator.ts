@@ -20,6 +20,9 @@ export async function migrateSchema(
   schema: string,
   migrations: readonly SchemaMigration[],
 ): Promise<string[]> {
+  // The pool's statement_timeout is for requests and jobs. A migration may rewrite a large table or
+  // wait for another process migrating the same schema: no limit for this transaction (`set local`).
+  await sql`set local statement_timeout = 0`.execute(trx);
   await lockSchema(trx, schema);
   const q = quoteIdent(schema);
   await sql

@@ -88,6 +88,7 @@ const RECEIVED_JSON = Buffer.from(JSON.stringify(RECEIVED));
  */
 export class WhatsappWebhookIngest {
   private readonly store: WebhookStore;
+  private readonly relay: WebhookRelay;
 
   constructor(private readonly services: Services) {
     const relay = new WebhookRelay(services.queues, (error, count) => {
@@ -100,6 +101,15 @@ export class WhatsappWebhookIngest {
       // Stored durably: the relay hands them to the worker within milliseconds.
       for (const event of events) relay.push(event);
     });
+    this.relay = relay;
+  }
+
+  /**
+   * At shutdown, once the server has answered its last webhook: hands every stored event still waiting
+   * in the relay to the worker (what Redis refuses is left to the worker's sweeper).
+   */
+  flush(): Promise<void> {
+    return this.relay.drain();
   }
 
   /** The answer to one webhook POST whose body is `raw`. */

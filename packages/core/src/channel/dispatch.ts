@@ -419,6 +419,10 @@ export async function dispatchMessage(
     if (waited < config.DISPATCH_RECONCILE_MS)
       return { kind: "delay", ms: config.DISPATCH_RECONCILE_MS - waited + 50, reason: "reconcile" };
   }
+  // Meta's status webhook for the earlier attempt may be stored and not yet processed (Redis was away:
+  // it waits for the sweeper): it would tell that attempt reached Meta. Sending again now would send twice.
+  if (message.status === "sending" && (await statusWebhookWaiting(db, input.messageId)))
+    return { kind: "delay", ms: 2_000, reason: "status_webhook_pending" };
   if (binding.pausedReason) return { kind: "delay", ms: 60_000, reason: "number_paused" };
   if (!message.wa_id) return { kind: "done", status: "no_recipient" };
 
@@ -457,6 +461,19 @@ export async function dispatchMessage(
       // The row stays `sending`: the retry reconciles it before sending again.
       return { kind: "retry", error: "the Graph API did not answer conclusively" };
   }
+}
+
+/**
+ * Whether a stored webhook event that is still pending names this message (a status carries our id in
+ * `biz_opaque_callback_data`). Only asked before a message claimed by an earlier attempt is sent again,
+ * so the scan of the pending events' bodies (few, unless the worker is far behind) stays off the hot path.
+ */
+async function statusWebhookWaiting(db: Services["db"], messageId: string): Promise<boolean> {
+  const found = await sql<{ id: string }>`
+    select id from control.webhook_events
+    where status = 'pending' and strpos(body, ${JSON.stringify(messageId)}) > 0
+    limit 1`.execute(db);
+  return found.rows.length > 0;
 }
 
 /**
@@ -647,4 +664,57 @@ export async function fetchMedia(
     }
     return { kind: "retry", error: (error as Error).message };
   }
+}
+
+/**
+ * What a Redis that lost its data took along with it, from the rows that still say so: every outbound
+ * message not sent yet (`queued`, or `sending`: claimed by an attempt that may have reached Meta) gets its
+ * `send` job again, and every media file not fetched yet its `fetch-media` job — under the job ids their
+ * writers used, so a job that survived is not doubled. Safe at any time: the one-message path claims a row
+ * before it sends and reconciles a claimed one first, and a fetched file is not fetched again.
+ */
+export async function requeueUnfinishedJobs(services: Services): Promise<{ sends: number; media: number }> {
+  const { db, queues } = services;
+  const tenants = await db
+    .withSchema("control")
+    .selectFrom("tenants")
+    .select(["id", "schema_name"])
+    .execute();
+  let sends = 0;
+  let media = 0;
+  for (const tenant of tenants) {
+    const t = db.withSchema(tenant.schema_name);
+    const unsent = await t
+      .selectFrom("messages")
+      .select(["id", "priority"])
+      .where("status", "in", ["queued", "sending"])
+      .where("direction", "=", "outbound")
+      .execute();
+    if (unsent.length > 0) {
+      await queues.dispatch.addBulk(
+        unsent.map((m) => ({
+          name: "send",
+          data: { tenantId: tenant.id, messageId: m.id },
+          opts: { jobId: `send-${m.id}`, priority: m.priority === "bulk" ? PRIORITY.bulk : PRIORITY.reply },
+        })),
+      );
+      sends += unsent.length;
+    }
+    const unfetched = await t
+      .selectFrom("media")
+      .select("message_id")
+      .where("status", "=", "pending")
+      .execute();
+    if (unfetched.length > 0) {
+      await queues.inbound.addBulk(
+        unfetched.map((m) => ({
+          name: "fetch-media",
+          data: { tenantId: tenant.id, messageId: m.message_id },
+          opts: { jobId: `media-${m.message_id}` },
+        })),
+      );
+      media += unfetched.length;
+    }
+  }
+  return { sends, media };
 }

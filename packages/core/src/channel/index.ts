@@ -5,6 +5,7 @@ export {
   dispatchMessage,
   fetchMedia,
   markConversationRead,
+  requeueUnfinishedJobs,
 } from "./dispatch";
 export { MAX_EVENT_ATTEMPTS, processWebhookEvent, processWebhookEvents } from "./ingest";
 export {

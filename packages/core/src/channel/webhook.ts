@@ -349,6 +349,11 @@ export class WebhookRelay {
     this.schedule();
   }
 
+  /** Sends everything pending, batch after batch, until nothing is left (at shutdown). */
+  async drain(): Promise<void> {
+    while (this.pending.length > 0 || this.sending) await this.flush();
+  }
+
   private schedule(): void {
     if (this.pending.length >= this.maxBatch) void this.flush();
     else if (this.pending.length > 0) this.timer ??= setTimeout(() => void this.flush(), this.delayMs);

@@ -290,6 +290,24 @@ async function oneRun(run: number) {
     const replySent = sent.find((m) => m.bizOpaqueCallbackData === replyBody.message?.id);
     const last = Math.max(...notifications.map((m) => m.acceptedAtMs));
     const drainS = (last - started) / 1000;
+    if (process.env.BENCH_DEBUG) {
+      const byNumber = new Map<string, number[]>();
+      for (const m of notifications)
+        byNumber.set(m.phoneNumberId, [...(byNumber.get(m.phoneNumberId) ?? []), m.acceptedAtMs]);
+      for (const [n, times] of byNumber) {
+        times.sort((a, b) => a - b);
+        const perSecond = Array.from(
+          { length: 12 },
+          (_, k) => times.filter((t) => t >= started + k * 1000 && t < started + (k + 1) * 1000).length,
+        );
+        console.log(
+          n,
+          ((times[0] ?? 0) - started) / 1000,
+          ((times.at(-1) ?? 0) - started) / 1000,
+          perSecond.join(","),
+        );
+      }
+    }
     const rejected429 = Object.values(stats?.numbers ?? {}).reduce(
       (s, n) => s + (n.rejected["130429"] ?? 0) + (n.rejected["80007"] ?? 0),
       0,

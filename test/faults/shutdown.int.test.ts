@@ -107,6 +107,9 @@ describe("the API and the worker under load", () => {
     // The acknowledged ones reach the worker through the API's relay, flushed before it exited — not
     // through the worker's sweeper, which only takes events older than 10 s (and marks them enqueued).
     const acked = deliveries.filter(acknowledged);
+    console.log(
+      `API SIGTERM under load: exit ${exit?.code} after ${exit?.afterMs} ms; ${acked.length} of ${deliveries.length} webhooks answered 200, the rest met the closed port`,
+    );
     await quiescence(system, new Date(), 8_000).catch(() => undefined);
     const events = await sql<{ processed: string; swept: string }>`
       select count(*) filter (where status = 'processed')::text as processed,
@@ -134,6 +137,7 @@ describe("the API and the worker under load", () => {
       },
     ]);
     await Promise.all(actions);
+    console.log(`worker SIGTERM under load: exit ${exit?.code} after ${exit?.afterMs} ms`);
     expect(exit?.code).toBe(0);
     expect(exit?.afterMs).toBeLessThan(DEADLINE_MS);
     system.worker.start();
@@ -157,6 +161,9 @@ describe("the API and the worker under load", () => {
     ]);
     await Promise.all(actions);
     if (!exit) exit = await system.worker.exited();
+    console.log(
+      `worker SIGTERM with its event loop blocked: ${exit.signal ?? exit.code} after ${exit.afterMs} ms`,
+    );
     expect(exit.signal ?? exit.code).toBe("SIGKILL");
     expect(exit.afterMs).toBeGreaterThanOrEqual(DEADLINE_MS);
     expect(exit.afterMs).toBeLessThan(DEADLINE_MS + 1_500);

@@ -10,6 +10,8 @@ export interface Figures {
   acknowledged: number;
   /** … not answered 200 (refused, reset, 5xx): Meta sends them again. */
   notAcknowledged: number;
+  /** The first attempts' answers by HTTP status (0: none — refused, reset or timed out). */
+  firstAnswers: string;
   /** Deliveries repeated until each got its 200. */
   redelivered: number;
   /** Distinct wamids stored as messages. */
@@ -187,6 +189,7 @@ export async function countFigures(
     webhooks: input.deliveries.length,
     acknowledged: input.deliveries.filter(acknowledgedFirst).length,
     notAcknowledged: input.deliveries.filter((d) => !acknowledgedFirst(d)).length,
+    firstAnswers: answersByStatus(input.deliveries),
     redelivered: input.redelivered,
     stored: stored.size,
     duplicates: [...stored.values()].reduce((sum, n) => sum + n - 1, 0),
@@ -202,4 +205,14 @@ export async function countFigures(
     repliesMissing: [...replies].filter((id) => !receipts.has(id)).length,
     quiescenceSeconds: Math.round(input.quiescenceSeconds),
   };
+}
+
+/** "200×2711, 0×289": how the first attempts were answered. */
+function answersByStatus(deliveries: Delivery[]): string {
+  const counts = new Map<number, number>();
+  for (const d of deliveries) counts.set(d.attempts[0] ?? 0, (counts.get(d.attempts[0] ?? 0) ?? 0) + 1);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([status, n]) => `${status}×${n}`)
+    .join(", ");
 }

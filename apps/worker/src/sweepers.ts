@@ -1,7 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { sweepBankWebhooks } from "@kanal/core/bank-webhooks";
 import { requeueUnfinishedJobs, sweepPendingWebhooks } from "@kanal/core/channel";
 import { sweepOutbox } from "@kanal/core/outbox";
 import type { Services } from "@kanal/core/runtime";
+import { sql } from "@kanal/db";
 
 interface Sweepers {
   stop(): void;
@@ -25,9 +27,10 @@ interface SweeperOptions {
  *
  * A Redis that lost its data (restarted without persistence, failed over to an empty replica, flushed)
  * also lost the jobs already relayed: the events' batches, the replies' sends, the media downloads. The
- * worker keeps a marker key in Redis; when it finds the marker gone (checked on a timer and whenever the
- * connection is ready again) it rebuilds those jobs from Postgres — every pending event, every outbound
- * message not sent yet, every media file not fetched yet — and registers the job schedulers again.
+ * worker keeps a marker key in Redis whose value Postgres remembers; when it finds the marker gone or
+ * changed (checked on a timer and whenever the connection is ready again) it rebuilds those jobs from
+ * Postgres — every pending event, every outbound message not sent yet, every media file not fetched
+ * yet — and registers the job schedulers again.
  */
 export function startSweepers(services: Services, options: SweeperOptions = {}): Sweepers {
   const every = (name: string, ms: number, sweep: () => Promise<number>) => {
@@ -60,7 +63,7 @@ export function startSweepers(services: Services, options: SweeperOptions = {}):
     recoverIfRedisLostData(services, options.registerSchedules),
   );
   sweepers.push(redisCheck);
-  // Right away at start (a worker starting against an empty Redis rebuilds its jobs) and at each reconnect.
+  // Right away at start (a worker starting against a Redis that lost its data rebuilds) and at each reconnect.
   const onReady = () => redisCheck.run();
   services.redis.on("ready", onReady);
   if (services.redis.status === "ready") onReady();
@@ -73,18 +76,45 @@ export function startSweepers(services: Services, options: SweeperOptions = {}):
 }
 
 /**
- * Sets the marker when it is missing; if it was missing, Redis is empty (first start, or its data is
- * gone): rebuilds the jobs from Postgres. Returns how many jobs it rebuilt (0: Redis had its data).
+ * Whether Redis lost this deployment's data, judged against Postgres: the marker key in Redis holds an
+ * epoch that `control.redis_epochs` remembers. Marker and row agree: Redis has its data. No row yet: the
+ * first start of this deployment on this database (nothing was ever relayed through another Redis), so
+ * the marker is set and nothing is rebuilt. A row but the marker gone or different: the data is lost —
+ * the jobs are rebuilt from Postgres and a new epoch is recorded. Under an advisory lock, so of several
+ * workers one rebuilds. Returns how many jobs it rebuilt.
  */
 async function recoverIfRedisLostData(
   services: Services,
   registerSchedules?: () => Promise<void>,
 ): Promise<number> {
-  const marker = `${services.config.QUEUE_PREFIX}:redis-data-marker`;
-  const set = await services.redis.set(marker, new Date().toISOString(), "NX");
-  if (set !== "OK") return 0;
-  services.logger.warn("Redis holds no data of this deployment (first start, or lost): rebuilding jobs");
-  try {
+  const prefix = services.config.QUEUE_PREFIX;
+  const markerKey = `${prefix}:redis-data-marker`;
+  return services.db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${`kanal.redis-epoch:${prefix}`}, 0))`.execute(
+      trx,
+    );
+    const recorded = await trx
+      .withSchema("control")
+      .selectFrom("redis_epochs")
+      .select("epoch")
+      .where("prefix", "=", prefix)
+      .executeTakeFirst();
+    const current = await services.redis.get(markerKey);
+    if (recorded && current === recorded.epoch) return 0;
+    const remember = async (epoch: string) => {
+      await services.redis.set(markerKey, epoch);
+      await trx
+        .withSchema("control")
+        .insertInto("redis_epochs")
+        .values({ prefix, epoch })
+        .onConflict((oc) => oc.column("prefix").doUpdateSet({ epoch, updated_at: new Date() }))
+        .execute();
+    };
+    if (!recorded) {
+      await remember(current ?? randomUUID());
+      return 0;
+    }
+    services.logger.warn("Redis lost this deployment's data: rebuilding the jobs from Postgres");
     await registerSchedules?.();
     // Every pending event now, not only those older than the sweeper's margin: their jobs are gone. (Up
     // to 50,000 — one statement marks them, within Postgres' 65,535 parameters; the sweeper takes the rest.)
@@ -93,11 +123,9 @@ async function recoverIfRedisLostData(
       limit: 50_000,
     });
     const { sends, media } = await requeueUnfinishedJobs(services);
+    // Recorded only once the jobs are back: a rebuild that fails is tried again at the next check.
+    await remember(randomUUID());
     services.logger.warn({ events, sends, media }, "jobs rebuilt from Postgres");
     return events + sends + media;
-  } catch (error) {
-    // Not rebuilt: take the marker away again, so the next check tries once more.
-    await services.redis.del(marker).catch(() => undefined);
-    throw error;
-  }
+  });
 }

@@ -135,6 +135,11 @@ export interface WebhookEventsTable {
 }
 
 // ---- tenant schema (one per bank) ----
+export interface RedisEpochsTable {
+  prefix: string;
+  epoch: string;
+  updated_at: Timestamp;
+}
 export interface OutboxTable {
   id: Generated<string>;
   queue: string;
@@ -324,6 +329,7 @@ export interface ControlTables {
   audit_log: ControlAuditLogTable;
   webhook_events: WebhookEventsTable;
   outbox: OutboxTable;
+  redis_epochs: RedisEpochsTable;
 }
 export interface TenantTables {
   customers: CustomersTable;

@@ -158,14 +158,12 @@ describe("business profile", () => {
 
 describe("priorities", () => {
   it("a conversational reply overtakes a bank's queued bulk notifications", async () => {
-    const limited = await onboardBank(system, await providerClient(system));
+    const provider = await providerClient(system);
+    const limited = await onboardBank(system, provider);
     const limitedAgent = await addBankUser(system, limited, "bank_agent");
-    await system.services.db
-      .withSchema("control")
-      .updateTable("whatsapp_numbers")
-      .set({ throughput_per_second: 5 })
-      .where("tenant_id", "=", limited.tenantId)
-      .execute();
+    // Through the provider's API, as operations set a number's tier: the processes' cached binding follows.
+    const tier = await provider.put(`/v1/tenants/${limited.slug}/whatsapp`, { throughputPerSecond: 5 });
+    expect(tier.status).toBe(200);
     const tl = system.services.db.withSchema(limited.schema);
     const waIds = Array.from({ length: 10 }, () => uniqueDigits(12));
     const conversations: string[] = [];

@@ -73,6 +73,7 @@ export const JOBS = {
     "retention-sweep": nothing,
     "templates-sweep": nothing,
     "sync-templates": tenantJob,
+    "sessions-sweep": nothing,
   },
   webhooks: {
     "deliver-webhook": deliverWebhookJob,

@@ -559,6 +559,21 @@ describe("media", () => {
     expect((await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
   });
 
+  it("serves a document whose filename is beyond Latin-1 with an RFC 5987 header", async () => {
+    const inbound = await call("POST", "/_sim/inbound", {
+      phoneNumberId: NUMBER,
+      from: CUSTOMER,
+      type: "document",
+      filename: "Überweisung 💶.pdf",
+    });
+    const meta = await call("GET", `/v21.0/${String(inbound.json.mediaId)}`);
+    const download = await fetch(String(meta.json.url), { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(download.status).toBe(200);
+    expect(download.headers.get("content-disposition")).toContain(
+      `filename*=UTF-8''${encodeURIComponent("Überweisung 💶.pdf")}`,
+    );
+  });
+
   it("answers an unknown media id with error 100", async () => {
     const { status, json } = await call("GET", "/v21.0/999999999999999");
     expect(status).toBe(400);

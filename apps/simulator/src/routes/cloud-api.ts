@@ -1,3 +1,4 @@
+import { create as contentDisposition } from "content-disposition";
 import type { Context, Hono } from "hono";
 import type { StoredMedia } from "../media";
 import { newMediaId, sha256Base64 } from "../media";
@@ -295,7 +296,8 @@ export function registerCloudApi(app: Hono, state: SimulatorState): void {
     return c.body(new Uint8Array(media.bytes), 200, {
       "content-type": media.mimeType,
       "content-length": String(media.bytes.length),
-      ...(media.filename ? { "content-disposition": `attachment; filename="${media.filename}"` } : {}),
+      // RFC 6266/5987 as Meta sends it: any filename, umlauts and emoji included, fits the header.
+      ...(media.filename ? { "content-disposition": contentDisposition(media.filename) } : {}),
     });
   });
 }

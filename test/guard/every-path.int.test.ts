@@ -9,6 +9,7 @@ import {
   uniqueDigits,
 } from "../support/system";
 import { ALWAYS_OPEN, contractKsc, online, type Person, setRouting } from "../routing/helpers";
+import { CARD, hasClearCard, hasClearIban, IBAN, IBAN_COMPACT, MASKED_CARD } from "./clear-data";
 
 /**
  * Issue 12, "The guard, on every path": the data-protection guard (card numbers never stored in clear,
@@ -17,24 +18,6 @@ import { ALWAYS_OPEN, contractKsc, online, type Person, setRouting } from "../ro
  * Everything goes through the public HTTP API and the WhatsApp simulator, as users do; only the checks
  * read Postgres and Redis directly (the Redis stream is what a reconnecting browser replays).
  */
-
-// Luhn-valid Visa test number and the standard German test IBAN, as customers and agents type them.
-const CARD = "4111 1111 1111 1111";
-const CARD_DIGITS = "4111111111111111";
-const MASKED_CARD = "**** **** **** 1111";
-const IBAN = "DE89 3704 0044 0532 0130 00";
-const IBAN_COMPACT = "DE89370400440532013000";
-
-/** True when `value` (any JSON) carries the card number in clear, whatever separators it was written with. */
-const hasClearCard = (value: unknown) =>
-  (typeof value === "string" ? value : JSON.stringify(value ?? null))
-    .replace(/[\s.\-/\u00a0\u202f]|\\n|\\u00a0|\\u202f/g, "")
-    .includes(CARD_DIGITS);
-const hasClearIban = (value: unknown) =>
-  (typeof value === "string" ? value : JSON.stringify(value ?? null))
-    .replace(/[\s.\-/\u00a0\u202f]|\\n|\\u00a0|\\u202f/g, "")
-    .toUpperCase()
-    .includes(IBAN_COMPACT);
 
 let system: FullSystem;
 /** Full service: every chat goes to its KSC, whose one agent is online. */

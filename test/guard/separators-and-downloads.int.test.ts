@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, type FullSystem, startFullSystem } from "../support/full-system";
 import { type Bank, onboardBank, providerClient, uniqueDigits } from "../support/system";
 import { ALWAYS_OPEN, contractKsc, online, type Person, setRouting } from "../routing/helpers";
+import { hasClearCard, hasClearIban, IBAN_COMPACT, MASKED_CARD } from "./clear-data";
 
 /**
  * The guard on every path, continued (test/guard/every-path.int.test.ts): cards split over lines or by
@@ -9,18 +10,6 @@ import { ALWAYS_OPEN, contractKsc, online, type Person, setRouting } from "../ro
  * download's header. A card number never reaches storage in clear, and an IBAN is masked for every KSC
  * viewer, on every path.
  */
-
-const CARD_DIGITS = "4111111111111111";
-const MASKED_CARD = "**** **** **** 1111";
-const IBAN_COMPACT = "DE89370400440532013000";
-
-const flat = (value: unknown) =>
-  (typeof value === "string" ? value : JSON.stringify(value ?? null)).replace(
-    /[\s.\-/_,+\u00a0\u202f]|\\n|\\r|\\u00a0|\\u202f/g,
-    "",
-  );
-const hasClearCard = (value: unknown) => flat(value).includes(CARD_DIGITS);
-const hasClearIban = (value: unknown) => flat(value).toUpperCase().includes(IBAN_COMPACT);
 
 let system: FullSystem;
 let kscBank: Bank;

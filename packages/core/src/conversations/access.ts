@@ -6,21 +6,12 @@ import { forbidden, notFound } from "../kernel/errors";
 import type { RequestContext } from "../kernel/request-context";
 import type { Services } from "../services";
 import { resolveTenant, type TenantAccess } from "../tenants/access";
-import { type KscScope, kscMaySee, kscScopeOf } from "../tenants/ksc-scope";
+import { kscMaySee, kscScopeOf } from "../tenants/ksc-scope";
 
 interface ConversationAccess {
   access: TenantAccess;
   conversation: Conversation;
   userId: string;
-}
-
-/**
- * A KSC agent may work on chats of their own organisation (conversations.ksc_org_id) that are the KSC's
- * now (its queue or held by a KSC agent) or their own; never on what another organisation handled,
- * even one contracted to the bank before (tenants/ksc-scope).
- */
-function kscMayAccess(conversation: Conversation, viewer: KscScope): boolean {
-  return kscMaySee(conversation, viewer);
 }
 
 /**
@@ -48,7 +39,8 @@ export async function accessConversation(
   if (!conversation) throw notFound("Conversation");
   if (access.via === "ksc") {
     const scope = kscScopeOf(access, actor.userId);
-    if (!scope || !kscMayAccess(conversation, scope)) throw notFound("Conversation");
+    // Only its own organisation's KSC chats and its own (tenants/ksc-scope), never another's.
+    if (!scope || !kscMaySee(conversation, scope)) throw notFound("Conversation");
     await auditTenant(services.db, access.schema, actor, {
       action: `ksc.conversation.${action}`,
       targetType: "conversation",

@@ -252,13 +252,18 @@ export async function handoverConversation(
       );
     }
     changes.emit(...result.events);
-    return {
-      id: row.id,
-      status: result.status,
-      assigneeUserId: result.assigneeUserId,
-      handledBy: result.handledBy,
-      queue: result.queue,
-      routing: result.routing,
-    };
+    return routedOf(row.id, result);
   });
+}
+
+/** What the conversation verbs answer: where the chat is after a transition. */
+export function routedOf(id: string, result: TransitionResult): RoutedConversation {
+  return {
+    id,
+    status: result.status,
+    assigneeUserId: result.assigneeUserId,
+    handledBy: result.handledBy,
+    queue: result.queue,
+    routing: result.routing,
+  };
 }

@@ -4,7 +4,7 @@ import { inTransaction } from "../outbox/unit-of-work";
 import type { Services } from "../services";
 import { accessConversation } from "./access";
 import { bankRef, loadBankContext } from "./bank";
-import type { RoutedConversation } from "./handover";
+import { type RoutedConversation, routedOf } from "./handover";
 import { findPerson } from "./people";
 import { assign, lockConversation } from "./transitions";
 
@@ -48,13 +48,6 @@ export async function takeConversation(
     });
     if (!result) throw conflict(`You already hold your maximum of ${person.maxChats} chats`);
     changes.emit(...result.events);
-    return {
-      id: row.id,
-      status: result.status,
-      assigneeUserId: result.assigneeUserId,
-      handledBy: result.handledBy,
-      queue: result.queue,
-      routing: result.routing,
-    };
+    return routedOf(row.id, result);
   });
 }

@@ -36,30 +36,27 @@ export function viewText<T extends string | null | undefined>(text: T, viewer: V
   return maskForKsc(text).text as T;
 }
 
-/** Every string inside a stored JSON value (a message's payload or media details) as `viewer` may see it. */
-export function viewJson<T>(value: T, viewer: Viewer): T {
-  if (viewer === "bank" || value === null || value === undefined) return value;
-  if (typeof value === "string") return maskForKsc(value).text as T;
-  if (Array.isArray(value)) return value.map((v) => viewJson(v, viewer)) as T;
+/** Every string inside a JSON value (objects and arrays walked), passed through `mask`. */
+function mapStrings<T>(value: T, mask: (text: string) => string): T {
+  if (value === null || value === undefined) return value;
+  if (typeof value === "string") return mask(value) as T;
+  if (Array.isArray(value)) return value.map((v) => mapStrings(v, mask)) as T;
   if (typeof value === "object") {
     return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, viewJson(v, viewer)]),
+      Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, mapStrings(v, mask)]),
     ) as T;
   }
   return value;
 }
 
+/** Every string inside a stored JSON value (a message's payload or media details) as `viewer` may see it. */
+export function viewJson<T>(value: T, viewer: Viewer): T {
+  return viewer === "bank" ? value : mapStrings(value, (text) => maskForKsc(text).text);
+}
+
 /** Every string inside a JSON value masked for storage (template parameters, webhook details). */
 export function maskJsonForStorage<T>(value: T): T {
-  if (value === null || value === undefined) return value;
-  if (typeof value === "string") return maskInbound(value).text as T;
-  if (Array.isArray(value)) return value.map((v) => maskJsonForStorage(v)) as T;
-  if (typeof value === "object") {
-    return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, maskJsonForStorage(v)]),
-    ) as T;
-  }
-  return value;
+  return mapStrings(value, (text) => maskInbound(text).text);
 }
 
 /** The viewer of a tenant access: a contracted KSC's agent, or anybody of the bank. */
